@@ -1,0 +1,71 @@
+"""Jiayi (家医): the backend of the family-doctor contract service."""
+from __future__ import annotations
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+
+from backend.config import flask_config, load_settings
+from backend.errors import register_error_handlers
+from backend.extensions import api, db, jwt, limiter, migrate
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    register_config(app, overrides or {})
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def register_config(app: Flask, overrides: dict) -> None:
+    settings = overrides.pop("JIAYI", None) or load_settings(app.instance_path)
+    app.config.update(flask_config(settings))
+    app.config.update(overrides)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # psycopg 3 is the driver we ship; plain URLs would ask for psycopg2.
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url.split("://", 1)[1]
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.json.mimetype = "application/json; charset=utf-8"
+
+
+def register_extensions(app: Flask) -> None:
+    from backend import models  # noqa: F401  every model registered before migrations look
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True,
+                     compare_type=True)
+    jwt.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app)
+    api.spec.options.setdefault("servers", [{"url": "/"}])
+
+
+def register_blueprints(app: Flask) -> None:
+    from backend import health
+    from backend.auth.routes import blp as auth_blp
+    from backend.directory.routes import admin as directory_admin
+    from backend.directory.routes import public as directory_public
+
+    api.register_blueprint(health.blp, url_prefix=API_PREFIX)
+    # The bare /healthz is for load balancers that do not know the API prefix.
+    app.add_url_rule("/healthz", "healthz_root", health.healthz)
+    api.register_blueprint(auth_blp, url_prefix=API_PREFIX)
+    api.register_blueprint(directory_public, url_prefix=API_PREFIX)
+    api.register_blueprint(directory_admin, url_prefix=API_PREFIX + "/admin")
+
+    @app.route("/api/docs/assets/<path:filename>")
+    def swagger_ui_assets(filename: str):
+        # Served from the pinned swagger-ui-bundle package: the docs work without internet.
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+def register_commands(app: Flask) -> None:
+    from backend.cli import register
+
+    register(app)

@@ -1,0 +1,70 @@
+"""Operator commands: `flask --app wsgi <command>`."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+
+from backend.extensions import api, db
+
+OPENAPI_FILE = Path(__file__).resolve().parent.parent / "api_docs" / "openapi.json"
+
+
+def openapi_text() -> str:
+    return json.dumps(api.spec.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("create-admin")
+    @click.option("--username", required=True)
+    @click.option("--password", required=True)
+    @click.option("--name", required=True)
+    @click.option("--region-code", default=None, help="limit the admin to this region and below")
+    def create_admin(username: str, password: str, name: str, region_code: str | None):
+        """Create a county_admin (the first one is made this way)."""
+        from backend.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+        from backend.directory.models import Region, Staff
+
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise click.ClickException(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+        if db.session.scalar(sa.select(Staff.id).where(Staff.username == username)):
+            raise click.ClickException(f"username {username} already exists")
+        if region_code and db.session.get(Region, region_code) is None:
+            raise click.ClickException(f"region {region_code} does not exist")
+        staff = Staff(username=username, password_hash=hash_password(password), name=name,
+                      title="admin", roles=["county_admin"], region_code=region_code)
+        db.session.add(staff)
+        db.session.commit()
+        click.echo(f"county_admin {username} created ({staff.id})")
+
+    @app.cli.command("demo-data")
+    @click.option("--seed", default=20251, show_default=True, type=int)
+    def demo_data(seed: int):
+        """Load the demo county (洮北区, 白城市, 吉林省) and print the demo logins."""
+        from backend.demo import load_demo
+
+        logins = load_demo(seed)
+        click.echo("Demo logins (username / password / roles):")
+        for login in logins:
+            click.echo(f"  {login['username']:<22} {login['password']:<16} {login['roles']}  {login['who']}")
+
+    @app.cli.command("openapi")
+    @click.option("--check", is_flag=True, help="fail when api_docs/openapi.json differs from the code")
+    @click.option("--output", type=click.Path(path_type=Path), default=OPENAPI_FILE, show_default=True)
+    def openapi(check: bool, output: Path):
+        """Write the OpenAPI description generated from the code."""
+        text = openapi_text()
+        if check:
+            if not output.exists() or output.read_text(encoding="utf-8") != text:
+                click.echo(f"{output} is stale: run `flask --app wsgi openapi`", err=True)
+                sys.exit(1)
+            click.echo(f"{output} is up to date")
+            return
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+

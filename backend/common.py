@@ -1,0 +1,72 @@
+"""Pieces every domain's schemas and routes share: the base schema, timestamps,
+the pagination arguments and envelope."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import marshmallow as ma
+import sqlalchemy as sa
+
+from backend import clock
+from backend.extensions import db
+
+MAX_PAGE_SIZE = 100
+
+
+class Schema(ma.Schema):
+    """Request and response schemas; unknown fields in a body are an error, never ignored."""
+
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+
+class Timestamp(ma.fields.DateTime):
+    """An ISO 8601 moment with the civil offset (+08:00)."""
+
+    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return clock.to_civil(value).isoformat()
+
+
+class PageArgs(Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page_size = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+_page_schemas: dict[type, type] = {}
+
+
+def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """The list envelope {"items", "page", "page_size", "total"} around item_schema."""
+    if item_schema not in _page_schemas:
+        name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+        _page_schemas[item_schema] = type(
+            name,
+            (Schema,),
+            {
+                "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+                "page": ma.fields.Integer(required=True),
+                "page_size": ma.fields.Integer(required=True),
+                "total": ma.fields.Integer(required=True),
+            },
+        )
+    return _page_schemas[item_schema]
+
+
+def paginate(statement: sa.Select, page: int, page_size: int, *, scalars: bool = True) -> dict:
+    """Run one page of ``statement`` and count the whole of it."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
+    paged = statement.limit(page_size).offset((page - 1) * page_size)
+    result = db.session.execute(paged)
+    items = list(result.scalars()) if scalars else list(result)
+    return {"items": items, "page": page, "page_size": page_size, "total": total or 0}
+
+
+def page_from_list(items: list, page: int, page_size: int) -> dict:
+    start = (page - 1) * page_size
+    return {"items": items[start:start + page_size], "page": page, "page_size": page_size, "total": len(items)}

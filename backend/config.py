@@ -1,0 +1,133 @@
+"""Settings from JIAYI_* environment variables, with defaults for one machine.
+
+In development the secrets that are not given are generated once into the
+instance folder, so that `flask run` works on a fresh clone; in production
+they must be given, and the service refuses to start without them.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com/"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message names the variable, never its value."""
+
+
+def _instance_secret(instance_path: Path, name: str, make) -> str:
+    """Read a development secret from instance/, generating it the first time."""
+    path = instance_path / name
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make())
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    database_url: str
+    secret_key: str
+    field_keys: str
+    field_index_key: str
+    wechat_appid: str | None
+    wechat_secret: str | None
+    wechat_api_base_url: str
+    wechat_template_follow_up: str
+    wechat_template_renewal: str
+    ratelimit_storage_url: str
+    login_rate_limit: str
+    login_ip_rate_limit: str
+    access_token_minutes: int
+    capacity_per_doctor: int
+
+
+def load_settings(instance_path: str | Path, environ: dict | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    mode = env.get("JIAYI_ENV", "development")
+    if mode not in {"development", "production"}:
+        raise ConfigError("JIAYI_ENV must be development or production")
+    production = mode == "production"
+
+    def secret(var: str, filename: str, make) -> str:
+        value = env.get(var)
+        if value:
+            return value
+        if production:
+            raise ConfigError(f"{var} is required when JIAYI_ENV=production")
+        return _instance_secret(instance, filename, make)
+
+    database_url = env.get("JIAYI_DATABASE_URL") or f"sqlite:///{instance / 'jiayi.sqlite3'}"
+    if database_url.startswith("sqlite:///"):
+        instance.mkdir(parents=True, exist_ok=True)
+
+    return Settings(
+        env=mode,
+        database_url=database_url,
+        secret_key=secret("JIAYI_SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(48)),
+        field_keys=secret("JIAYI_FIELD_KEYS", "field_keys", lambda: Fernet.generate_key().decode()),
+        field_index_key=secret(
+            "JIAYI_FIELD_INDEX_KEY", "field_index_key", lambda: secrets.token_urlsafe(32)
+        ),
+        wechat_appid=env.get("JIAYI_WECHAT_APPID") or None,
+        wechat_secret=env.get("JIAYI_WECHAT_SECRET") or None,
+        wechat_api_base_url=env.get("JIAYI_WECHAT_API_BASE_URL") or DEFAULT_WECHAT_API_BASE_URL,
+        wechat_template_follow_up=env.get("JIAYI_WECHAT_TEMPLATE_FOLLOW_UP") or "demo-follow-up-template",
+        wechat_template_renewal=env.get("JIAYI_WECHAT_TEMPLATE_RENEWAL") or "demo-renewal-template",
+        ratelimit_storage_url=env.get("JIAYI_RATELIMIT_STORAGE_URL") or "memory://",
+        login_rate_limit=env.get("JIAYI_LOGIN_RATE_LIMIT") or "5 per 5 minutes",
+        login_ip_rate_limit=env.get("JIAYI_LOGIN_IP_RATE_LIMIT") or "50 per 5 minutes",
+        access_token_minutes=int(env.get("JIAYI_ACCESS_TOKEN_MINUTES") or 120),
+        capacity_per_doctor=int(env.get("JIAYI_CAPACITY_PER_DOCTOR") or 2000),
+    )
+
+
+def flask_config(settings: Settings) -> dict:
+    """The Flask, extension and OpenAPI settings that follow from ours."""
+    from datetime import timedelta
+
+    engine_options: dict = {"pool_pre_ping": True}
+    if settings.database_url.startswith("sqlite"):
+        # SQLite waits for a writer instead of failing at once with "database is locked".
+        engine_options = {"connect_args": {"timeout": 30}}
+    return {
+        "JIAYI": settings,
+        "SECRET_KEY": settings.secret_key,
+        "SQLALCHEMY_DATABASE_URI": settings.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "JSON_AS_ASCII": False,
+        "JWT_SECRET_KEY": settings.secret_key,
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=settings.access_token_minutes),
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_ERROR_MESSAGE_KEY": "message",
+        "RATELIMIT_STORAGE_URI": settings.ratelimit_storage_url,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "jiayi",
+        "API_TITLE": "Jiayi 家医",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "v1/openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "家庭医生签约服务后端：居民签约、慢病随访、提醒与县级统计。"
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        },
+    }

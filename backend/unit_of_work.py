@@ -1,0 +1,26 @@
+"""One transaction per write: commit on success, roll back on any failure."""
+from __future__ import annotations
+
+import contextlib
+
+from sqlalchemy.exc import IntegrityError
+
+from backend.errors import DomainError
+from backend.extensions import db
+
+
+@contextlib.contextmanager
+def unit_of_work(on_integrity_error: DomainError | None = None):
+    """A failed write changes no row. A constraint violation (a race that the checks
+    before it could not see) becomes ``on_integrity_error`` when one is given."""
+    try:
+        yield db.session
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if on_integrity_error is not None:
+            raise on_integrity_error from None
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
