@@ -1,0 +1,84 @@
+"""Operator commands, run as `flask --app wsgi ...` would run them."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from backend.cli import OPENAPI_FILE, openapi_text
+from backend.directory.models import Institution, Population, Region, ServicePackage, Staff, Team, TeamMember
+from backend.extensions import db
+from tests.factories import login
+
+
+def counts() -> dict:
+    return {m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
+            for m in (Region, Institution, Staff, Team, TeamMember, ServicePackage, Population)}
+
+
+def test_create_admin_makes_a_county_admin_who_can_log_in(app, client):
+    result = app.test_cli_runner().invoke(args=["create-admin", "--username", "chief", "--password",
+                                                "a-long-password", "--name", "局长"])
+    assert result.exit_code == 0, result.output
+    staff = db.session.scalar(sa.select(Staff).where(Staff.username == "chief"))
+    assert staff.roles == ["county_admin"] and staff.region_code is None
+    me = client.get("/api/v1/me", headers=login(client, "chief", "a-long-password")).get_json()
+    assert me["roles"] == ["county_admin"]
+
+
+def test_create_admin_refuses_a_short_password_and_a_taken_username(app):
+    runner = app.test_cli_runner()
+    short = runner.invoke(args=["create-admin", "--username", "chief", "--password", "short", "--name", "x"])
+    assert short.exit_code != 0 and "10" in short.output
+    runner.invoke(args=["create-admin", "--username", "chief", "--password", "a-long-password", "--name", "x"])
+    again = runner.invoke(args=["create-admin", "--username", "chief", "--password", "a-long-password", "--name", "x"])
+    assert again.exit_code != 0 and "already exists" in again.output
+    assert counts()["staff"] == 1
+
+
+def test_demo_data_builds_the_county_and_prints_logins_that_work(app, client):
+    result = app.test_cli_runner().invoke(args=["demo-data", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert "county-admin" in result.output and "jiayi-demo-2025" in result.output
+    headers = login(client, "county-admin", "jiayi-demo-2025")
+    assert client.get("/api/v1/me", headers=headers).get_json()["region_code"] == "220802000000"
+    townships = client.get("/api/v1/regions?parent=220802000000&page_size=100").get_json()
+    assert townships["total"] >= 8
+    village = client.get(f"/api/v1/regions?parent={townships['items'][3]['code']}").get_json()["items"][0]
+    teams = client.get(f"/api/v1/teams?region_code={village['code']}").get_json()["items"]
+    assert teams and all(t["capacity"] > 0 and t["leader"] for t in teams)
+    kinds = {p["kind"] for p in client.get("/api/v1/service-packages").get_json()["items"]}
+    assert kinds == {"basic", "personalized"}
+    assert counts()["populations"] > 0
+
+
+def test_demo_data_twice_changes_nothing(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["demo-data"])
+    first = counts()
+    result = runner.invoke(args=["demo-data"])
+    assert result.exit_code == 0, result.output
+    assert counts() == first
+
+
+def test_committed_openapi_file_matches_the_code(app):
+    assert OPENAPI_FILE.read_text(encoding="utf-8") == openapi_text(), \
+        "api_docs/openapi.json is stale: run `flask --app wsgi openapi`"
+
+
+def test_openapi_is_served_and_describes_the_operations(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert "/api/v1/auth/staff/login" in spec["paths"]
+    assert "post" in spec["paths"]["/api/v1/admin/teams"]
+    assert spec["paths"]["/api/v1/admin/teams"]["post"]["security"] == [{"bearerAuth": []}]
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200 and b"/api/v1/openapi.json" in docs.data
+    assert client.get("/api/docs/assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_openapi_check_fails_on_a_stale_file(app, tmp_path):
+    stale = tmp_path / "openapi.json"
+    stale.write_text(json.dumps({"openapi": "3.0.3"}))
+    result = app.test_cli_runner().invoke(args=["openapi", "--check", "--output", str(stale)])
+    assert result.exit_code == 1
