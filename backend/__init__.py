@@ -17,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_logging(app)
     register_commands(app)
     return app
 
@@ -51,6 +52,8 @@ def register_blueprints(app: Flask) -> None:
     from backend.auth.routes import blp as auth_blp
     from backend.directory.routes import admin as directory_admin
     from backend.directory.routes import public as directory_public
+    from backend.residents.routes import blp as residents_blp
+    from backend.residents.routes import own as my_residents_blp
 
     api.register_blueprint(health.blp, url_prefix=API_PREFIX)
     # The bare /healthz is for load balancers that do not know the API prefix.
@@ -58,11 +61,19 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(auth_blp, url_prefix=API_PREFIX)
     api.register_blueprint(directory_public, url_prefix=API_PREFIX)
     api.register_blueprint(directory_admin, url_prefix=API_PREFIX + "/admin")
+    api.register_blueprint(residents_blp, url_prefix=API_PREFIX)
+    api.register_blueprint(my_residents_blp, url_prefix=API_PREFIX)
 
     @app.route("/api/docs/assets/<path:filename>")
     def swagger_ui_assets(filename: str):
         # Served from the pinned swagger-ui-bundle package: the docs work without internet.
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+def register_logging(app: Flask) -> None:
+    from backend.security.redaction import install
+
+    install()
 
 
 def register_commands(app: Flask) -> None:

@@ -48,9 +48,21 @@ def register(app: Flask) -> None:
         from backend.demo import load_demo
 
         logins = load_demo(seed)
-        click.echo("Demo logins (username / password / roles):")
-        for login in logins:
-            click.echo(f"  {login['username']:<22} {login['password']:<16} {login['roles']}  {login['who']}")
+        click.echo("Demo staff logins (POST /api/v1/auth/staff/login):")
+        for login in logins["staff"]:
+            click.echo(f"  {login['username']:<14} {login['password']:<16} {login['roles']:<18} {login['who']}")
+        click.echo("Demo mini-program logins (POST /api/v1/auth/wechat/login through the demo WeChat):")
+        for login in logins["wechat"]:
+            click.echo(f"  code {login['code']:<22} {login['who']}")
+
+    @app.cli.command("rotate-keys")
+    @click.option("--batch-size", default=500, show_default=True, type=int)
+    def rotate_keys(batch_size: int):
+        """Re-encrypt personal fields under the newest key of JIAYI_FIELD_KEYS."""
+        from backend.security.rotation import rotate_all
+
+        for column, rotated in rotate_all(batch_size).items():
+            click.echo(f"{column}: {rotated} re-encrypted")
 
     @app.cli.command("openapi")
     @click.option("--check", is_flag=True, help="fail when api_docs/openapi.json differs from the code")

@@ -41,6 +41,7 @@ class Settings:
     wechat_appid: str | None
     wechat_secret: str | None
     wechat_api_base_url: str
+    wechat_timeout_seconds: float
     wechat_template_follow_up: str
     wechat_template_renewal: str
     ratelimit_storage_url: str
@@ -81,6 +82,7 @@ def load_settings(instance_path: str | Path, environ: dict | None = None) -> Set
         wechat_appid=env.get("JIAYI_WECHAT_APPID") or None,
         wechat_secret=env.get("JIAYI_WECHAT_SECRET") or None,
         wechat_api_base_url=env.get("JIAYI_WECHAT_API_BASE_URL") or DEFAULT_WECHAT_API_BASE_URL,
+        wechat_timeout_seconds=float(env.get("JIAYI_WECHAT_TIMEOUT_SECONDS") or 5),
         wechat_template_follow_up=env.get("JIAYI_WECHAT_TEMPLATE_FOLLOW_UP") or "demo-follow-up-template",
         wechat_template_renewal=env.get("JIAYI_WECHAT_TEMPLATE_RENEWAL") or "demo-renewal-template",
         ratelimit_storage_url=env.get("JIAYI_RATELIMIT_STORAGE_URL") or "memory://",

@@ -3,3 +3,6 @@ from backend.directory.models import (  # noqa: F401
     Institution, Population, Region, ServicePackage, Staff, Team, TeamMember, TeamPackage,
     TeamServiceArea,
 )
+from backend.residents.models import Account, AccountResident, Resident, ResidentGroup  # noqa: F401
+from backend.security.models import AccessLog  # noqa: F401
+from backend.wechat.models import WeChatToken  # noqa: F401

@@ -42,9 +42,11 @@ target_db = current_app.extensions['migrate'].db
 
 
 def render_item(type_, obj, autogen_context):
-    """Render the UTC timestamp type as the plain DateTime it stores."""
-    if type_ == "type" and type(obj).__name__ == "UTCDateTime":
-        return "sa.DateTime()"
+    """Render the app's column types (UTC timestamps, encrypted text) as what they store."""
+    import sqlalchemy as sa
+
+    if type_ == "type" and isinstance(obj, sa.types.TypeDecorator):
+        return f"sa.{type(obj.impl_instance).__name__}()"
     return False
 
 

@@ -15,11 +15,18 @@ from backend.config import load_settings
 from backend.extensions import db
 
 from tests.factories import County, build_county
+from tests.fakes.wechat_server import FakeWeChat
 
 _TMP = Path(tempfile.mkdtemp(prefix="jiayi-tests-"))
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.sqlite3'}"
+WECHAT_APPID, WECHAT_SECRET = "wx-test-appid", "test-app-secret"
+_wechat = FakeWeChat(WECHAT_APPID, WECHAT_SECRET).start()
 ENV = {
     "JIAYI_DATABASE_URL": DATABASE_URL,
+    "JIAYI_WECHAT_APPID": WECHAT_APPID,
+    "JIAYI_WECHAT_SECRET": WECHAT_SECRET,
+    "JIAYI_WECHAT_API_BASE_URL": _wechat.base_url,
+    "JIAYI_WECHAT_TIMEOUT_SECONDS": "0.5",
     "JIAYI_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
     "JIAYI_FIELD_KEYS": Fernet.generate_key().decode(),
     "JIAYI_FIELD_INDEX_KEY": "test-index-key-0123456789-0123456789-abcdef",
@@ -78,6 +85,14 @@ def app(_schema):
         db.session.remove()
         _empty_tables()
         db.engine.dispose()
+
+
+@pytest.fixture
+def wechat():
+    """The fake WeChat server (real HTTP on loopback) the app talks to, fresh for each test."""
+    _wechat.reset()
+    yield _wechat
+    _wechat.reset()
 
 
 @pytest.fixture

@@ -117,3 +117,34 @@ def build_county() -> County:
     team("other", "镇赉镇家医一队", inst["center_other"], [OTHER_VILLAGE], [(s["doctor_other"], "leader")])
     db.session.commit()
     return county
+
+
+def id_number_for(birth, sequence: int = 123, region6: str = "220802") -> str:
+    from backend.security.identity import make_id_number
+
+    return make_id_number(region6, birth, sequence)
+
+
+def add_resident(name: str, id_number: str, phone: str | None, region_code: str | None,
+                 groups: tuple[str, ...] = (), source: str = "staff"):
+    """A resident stored the way the service stores one (encrypted, indexed)."""
+    from backend.residents.models import Resident, ResidentGroup
+    from backend.security.fields import blind_index
+    from backend.security.identity import birth_date_of, sex_of
+
+    resident = Resident(name=name, id_number=id_number, id_number_index=blind_index(id_number, "id_number"),
+                        phone=phone, phone_index=blind_index(phone, "phone"), birth_date=birth_date_of(id_number),
+                        sex=sex_of(id_number), region_code=region_code, source=source,
+                        tags=[ResidentGroup(group=g) for g in groups])
+    db.session.add(resident)
+    db.session.commit()
+    return resident
+
+
+def account_login(client, wechat, openid: str, unionid: str | None = None) -> dict:
+    """Log a mini-program user in through the fake WeChat server, as the mini program does."""
+    code = f"code-{openid}-{len(wechat.requests)}"
+    wechat.add_code(code, openid=openid, unionid=unionid)
+    response = client.post("/api/v1/auth/wechat/login", json={"code": code})
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": "Bearer " + response.get_json()["access_token"]}

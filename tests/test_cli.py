@@ -7,13 +7,15 @@ import sqlalchemy as sa
 
 from backend.cli import OPENAPI_FILE, openapi_text
 from backend.directory.models import Institution, Population, Region, ServicePackage, Staff, Team, TeamMember
+from backend.residents.models import Account, AccountResident, Resident, ResidentGroup
 from backend.extensions import db
 from tests.factories import login
 
 
 def counts() -> dict:
     return {m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
-            for m in (Region, Institution, Staff, Team, TeamMember, ServicePackage, Population)}
+            for m in (Region, Institution, Staff, Team, TeamMember, ServicePackage, Population, Resident,
+                      ResidentGroup, Account, AccountResident)}
 
 
 def test_create_admin_makes_a_county_admin_who_can_log_in(app, client):
@@ -36,7 +38,7 @@ def test_create_admin_refuses_a_short_password_and_a_taken_username(app):
     assert counts()["staff"] == 1
 
 
-def test_demo_data_builds_the_county_and_prints_logins_that_work(app, client):
+def test_demo_data_builds_the_county_and_prints_logins_that_work(app, client, wechat):
     result = app.test_cli_runner().invoke(args=["demo-data", "--seed", "7"])
     assert result.exit_code == 0, result.output
     assert "county-admin" in result.output and "jiayi-demo-2025" in result.output
@@ -50,6 +52,15 @@ def test_demo_data_builds_the_county_and_prints_logins_that_work(app, client):
     kinds = {p["kind"] for p in client.get("/api/v1/service-packages").get_json()["items"]}
     assert kinds == {"basic", "personalized"}
     assert counts()["populations"] > 0
+    assert counts()["residents"] >= 2000 and counts()["accounts"] > 0
+    # The printed mini-program code logs a family in through (a stand-in of) WeChat.
+    wechat.accept_demo_codes("demo-")
+    code = next(line.split()[1] for line in result.output.splitlines() if line.strip().startswith("code "))
+    signed_in = client.post("/api/v1/auth/wechat/login", json={"code": code})
+    assert signed_in.status_code == 200
+    family = signed_in.get_json()["account"]["residents"]
+    assert len(family) >= 2 and family[0]["relation"] == "self"
+    assert all("*" in r["id_number"] for r in family)
 
 
 def test_demo_data_twice_changes_nothing(app):

@@ -14,13 +14,19 @@ from faker import Faker
 
 from backend import clock
 from backend.demo.directory import load_directory
+from backend.demo.residents import load_residents
+from backend.extensions import db
 
 DEMO_PASSWORD = "jiayi-demo-2025"
 
 
-def load_demo(seed: int) -> list[dict]:
-    """Load everything and return the logins worth printing."""
+def load_demo(seed: int) -> dict:
+    """Load everything; returns the staff logins and the mini-program codes worth printing."""
     rng = random.Random(seed)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
-    return load_directory(rng, fake, DEMO_PASSWORD, clock.today())
+    today = clock.today()
+    staff = load_directory(rng, fake, DEMO_PASSWORD, today)
+    wechat = load_residents(rng, fake, today)
+    db.session.commit()
+    return {"staff": staff, "wechat": wechat}

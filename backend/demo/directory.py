@@ -196,5 +196,5 @@ def load_directory(rng: random.Random, fake: Faker, password: str, today: date) 
                 {"username": village_doctors[0].username, "roles": "doctor",
                  "who": f"{village_doctors[0].name}，{villages[0]}卫生室乡村医生"},
             ]
-    db.session.commit()
+    db.session.flush()
     return [{**login, "password": password} for login in logins]

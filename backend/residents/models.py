@@ -1,0 +1,78 @@
+"""Residents, their key-population tags, and the WeChat accounts they are bound to."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend import clock
+from backend.extensions import IdMixin, TimestampMixin, UTCDateTime, db
+from backend.security.fields import EncryptedText
+
+SEXES = ("male", "female")
+RELATIONS = ("self", "spouse", "parent", "child", "other")
+# Tags staff set by hand; the others (age, conditions) are derived and never stored.
+STAFF_SET_GROUPS = (
+    "pregnant", "severe_mental_disorder", "tuberculosis", "disabled", "poverty_relief",
+    "special_family_planning",
+)
+DERIVED_GROUPS = ("elderly_65", "child_0_6", "hypertension", "diabetes")
+MAX_BOUND_RESIDENTS = 8
+
+
+class Resident(IdMixin, TimestampMixin, db.Model):
+    __tablename__ = "residents"
+
+    name: Mapped[str] = mapped_column(sa.String(50), index=True)
+    # Encrypted at rest; found through the keyed-hash blind index, never by the plain value.
+    id_number: Mapped[str] = mapped_column("id_number_enc", EncryptedText)
+    id_number_index: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    phone: Mapped[str | None] = mapped_column("phone_enc", EncryptedText)
+    phone_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    birth_date: Mapped[date] = mapped_column(sa.Date, index=True)
+    sex: Mapped[str] = mapped_column(sa.String(6))
+    region_code: Mapped[str | None] = mapped_column(sa.ForeignKey("regions.code"), index=True)
+    address: Mapped[str | None] = mapped_column(sa.String(200))
+    # "staff" when registered by a team, "self" when a resident bound itself first.
+    source: Mapped[str] = mapped_column(sa.String(10), default="staff")
+
+    tags: Mapped[list[ResidentGroup]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+
+class ResidentGroup(db.Model):
+    """A key-population tag set by staff (pregnant, disabled, ...)."""
+
+    __tablename__ = "resident_groups"
+
+    resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"), primary_key=True)
+    group: Mapped[str] = mapped_column(sa.String(32), primary_key=True, index=True)
+
+
+class Account(IdMixin, TimestampMixin, db.Model):
+    """A WeChat user of the mini program (one per openid)."""
+
+    __tablename__ = "accounts"
+
+    openid: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    unionid: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    # WeChat's session_key lets the server decrypt data the mini program sends; it stays here, encrypted.
+    session_key: Mapped[str | None] = mapped_column("session_key_enc", EncryptedText)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    bindings: Mapped[list[AccountResident]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="AccountResident.created_at"
+    )
+
+
+class AccountResident(db.Model):
+    """A resident bound to an account: the account holder or a family member."""
+
+    __tablename__ = "account_residents"
+
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"), primary_key=True, index=True)
+    relation: Mapped[str] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+
+    resident: Mapped[Resident] = relationship(lazy="joined")

@@ -1,0 +1,89 @@
+"""Which residents a caller may see: one filter, used by every resident-bearing read and write.
+
+account            the residents bound to it
+doctor             residents living in the service areas of its teams
+institution_admin  residents of its institution's area and of its teams' service areas
+county_admin       residents of its region (all, when it has none)
+Other domains add to a staff member's scope (a team also sees the residents it has
+contracts with) through ``register_staff_scope``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from backend.auth.principal import Principal
+from backend.directory.models import Institution, Team, TeamServiceArea
+from backend.directory.regions import prefix_of
+from backend.errors import NotFound
+from backend.extensions import db
+from backend.residents.models import AccountResident, Resident
+
+StaffScope = Callable[[Principal], ColumnElement[bool] | None]
+_staff_scopes: list[StaffScope] = []
+
+
+def register_staff_scope(scope: StaffScope) -> None:
+    _staff_scopes.append(scope)
+
+
+ALL = None  # an unscoped county_admin sees every region
+
+
+def _team_areas(team_ids) -> set[str]:
+    team_ids = list(team_ids)
+    if not team_ids:
+        return set()
+    return set(db.session.scalars(
+        sa.select(TeamServiceArea.region_code).where(TeamServiceArea.team_id.in_(team_ids))
+    ))
+
+
+def area_prefixes(principal: Principal) -> set[str] | None:
+    """The code prefixes of the regions whose residents a staff member sees (None: all)."""
+    if principal.has_role("county_admin") and principal.region_code is None:
+        return ALL
+    areas: set[str] = set()
+    if principal.has_role("county_admin"):
+        areas.add(principal.region_code)
+    if principal.has_role("institution_admin") and principal.institution_id:
+        institution = db.session.get(Institution, principal.institution_id)
+        areas.add(institution.region_code)
+        areas |= _team_areas(db.session.scalars(sa.select(Team.id).where(Team.institution_id == institution.id)))
+    if principal.has_role("doctor"):
+        areas |= _team_areas(principal.team_ids)
+    prefixes = {prefix_of(code) for code in areas}
+    # A prefix inside another adds nothing; keep the query short.
+    return {p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)}
+
+
+def region_in_scope(principal: Principal, region_code: str) -> bool:
+    prefixes = area_prefixes(principal)
+    return prefixes is ALL or any(region_code.startswith(prefix) for prefix in prefixes)
+
+
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """The filter on Resident for everything the caller may see."""
+    if principal.kind == "account":
+        return Resident.id.in_(
+            sa.select(AccountResident.resident_id).where(AccountResident.account_id == principal.id)
+        )
+    prefixes = area_prefixes(principal)
+    if prefixes is ALL:
+        return sa.true()
+    clauses: list[ColumnElement[bool]] = [Resident.region_code.like(p + "%") for p in sorted(prefixes)]
+    for scope in _staff_scopes:
+        clause = scope(principal)
+        if clause is not None:
+            clauses.append(clause)
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def visible_resident(principal: Principal, resident_id: str) -> Resident:
+    """The resident, or 404 when it does not exist or lies outside the caller's scope."""
+    resident = db.session.scalar(sa.select(Resident).where(Resident.id == resident_id, visible_to(principal)))
+    if resident is None:
+        raise NotFound("居民不存在")
+    return resident

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend import clock
+from backend.extensions import IdMixin, UTCDateTime, db
+
+
+class AccessLog(IdMixin, db.Model):
+    """One read of one resident's personal data: who, when, through which endpoint.
+
+    The actor's name and institution are copied at the time of reading, so the log
+    still says who it was after a name change or a move.
+    """
+
+    __tablename__ = "access_logs"
+    __table_args__ = (sa.Index("ix_access_logs_resident_at", "resident_id", "at"),)
+
+    resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    actor_kind: Mapped[str] = mapped_column(sa.String(10))
+    actor_id: Mapped[str] = mapped_column(sa.String(36))
+    actor_name: Mapped[str] = mapped_column(sa.String(50))
+    actor_institution: Mapped[str | None] = mapped_column(sa.String(100))
+    action: Mapped[str] = mapped_column(sa.String(100))

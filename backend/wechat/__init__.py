@@ -1,0 +1,1 @@
+"""The only way to WeChat: wechatpy clients built from configuration."""
