@@ -50,6 +50,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from backend import health
     from backend.auth.routes import blp as auth_blp
+    from backend.contracts.routes import blp as contracts_blp
     from backend.directory.routes import admin as directory_admin
     from backend.directory.routes import public as directory_public
     from backend.residents.routes import blp as residents_blp
@@ -63,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(directory_admin, url_prefix=API_PREFIX + "/admin")
     api.register_blueprint(residents_blp, url_prefix=API_PREFIX)
     api.register_blueprint(my_residents_blp, url_prefix=API_PREFIX)
+    api.register_blueprint(contracts_blp, url_prefix=API_PREFIX)
 
     @app.route("/api/docs/assets/<path:filename>")
     def swagger_ui_assets(filename: str):

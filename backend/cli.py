@@ -55,6 +55,24 @@ def register(app: Flask) -> None:
         for login in logins["wechat"]:
             click.echo(f"  code {login['code']:<22} {login['who']}")
 
+    @app.cli.command("run-job")
+    @click.argument("name")
+    @click.option("--now", "now_text", default=None, help="ISO 8601 moment to run at (default: now)")
+    def run_job(name: str, now_text: str | None):
+        """Run one scheduled job once, at the given moment."""
+        from backend import clock
+        from scheduled.jobs import JOBS
+
+        if name not in JOBS:
+            raise click.ClickException(f"unknown job {name}; jobs: {', '.join(sorted(JOBS))}")
+        try:
+            moment = clock.parse_moment(now_text) if now_text else clock.now()
+        except ValueError:
+            raise click.ClickException("--now must be an ISO 8601 moment, e.g. 2026-11-23T02:00:00+08:00") from None
+        with clock.frozen_at(moment):
+            counts = JOBS[name](clock.now())
+        click.echo(json.dumps({"job": name, "now": moment.isoformat(), "counts": counts}, ensure_ascii=False))
+
     @app.cli.command("rotate-keys")
     @click.option("--batch-size", default=500, show_default=True, type=int)
     def rotate_keys(batch_size: int):

@@ -6,3 +6,4 @@ from backend.directory.models import (  # noqa: F401
 from backend.residents.models import Account, AccountResident, Resident, ResidentGroup  # noqa: F401
 from backend.security.models import AccessLog  # noqa: F401
 from backend.wechat.models import WeChatToken  # noqa: F401
+from backend.contracts.models import Contract, ContractPackage  # noqa: F401

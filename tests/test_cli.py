@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from backend.cli import OPENAPI_FILE, openapi_text
 from backend.directory.models import Institution, Population, Region, ServicePackage, Staff, Team, TeamMember
+from backend.contracts.models import Contract
 from backend.residents.models import Account, AccountResident, Resident, ResidentGroup
 from backend.extensions import db
 from tests.factories import login
@@ -61,6 +62,21 @@ def test_demo_data_builds_the_county_and_prints_logins_that_work(app, client, we
     family = signed_in.get_json()["account"]["residents"]
     assert len(family) >= 2 and family[0]["relation"] == "self"
     assert all("*" in r["id_number"] for r in family)
+
+
+def test_demo_contracts_look_like_a_county(app, client):
+    app.test_cli_runner().invoke(args=["demo-data"])
+    statuses = dict(db.session.execute(
+        sa.select(Contract.status, sa.func.count()).group_by(Contract.status)).all())
+    residents = counts()["residents"]
+    assert 0.55 <= statuses["active"] / residents <= 0.70
+    assert statuses["pending"] > 0 and statuses["expired"] > 0 and statuses["terminated"] > 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contract).where(Contract.renewal_of.is_not(None))) > 0
+    headers = login(client, "t03-doctor1", "jiayi-demo-2025")
+    team_id = client.get("/api/v1/me", headers=headers).get_json()["team_ids"][0]
+    for status in ("pending", "expiring", "active"):
+        listed = client.get(f"/api/v1/teams/{team_id}/contracts?status={status}", headers=headers).get_json()
+        assert listed["total"] > 0, status
 
 
 def test_demo_data_twice_changes_nothing(app):

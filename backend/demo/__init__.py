@@ -13,6 +13,7 @@ import random
 from faker import Faker
 
 from backend import clock
+from backend.demo.contracts import load_contracts
 from backend.demo.directory import load_directory
 from backend.demo.residents import load_residents
 from backend.extensions import db
@@ -28,5 +29,6 @@ def load_demo(seed: int) -> dict:
     today = clock.today()
     staff = load_directory(rng, fake, DEMO_PASSWORD, today)
     wechat = load_residents(rng, fake, today)
+    load_contracts(rng, today)
     db.session.commit()
     return {"staff": staff, "wechat": wechat}

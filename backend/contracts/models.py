@@ -1,0 +1,67 @@
+"""Contracts (签约) between a resident and a family-doctor team, with their priced packages."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.extensions import IdMixin, TimestampMixin, UTCDateTime, db
+
+_LIVE = "status IN ('pending', 'active')"
+
+
+class Contract(IdMixin, TimestampMixin, db.Model):
+    __tablename__ = "contracts"
+    __table_args__ = (
+        # One pending-or-active contract per resident, held by the database itself; a renewal
+        # (which overlaps the term it renews) is held to one per renewed contract instead.
+        sa.Index("uq_contracts_live_resident", "resident_id", unique=True,
+                 postgresql_where=sa.text(f"{_LIVE} AND renewal_of IS NULL"),
+                 sqlite_where=sa.text(f"{_LIVE} AND renewal_of IS NULL")),
+        sa.Index("uq_contracts_live_renewal", "renewal_of", unique=True,
+                 postgresql_where=sa.text(_LIVE), sqlite_where=sa.text(_LIVE)),
+        sa.Index("ix_contracts_team_status", "team_id", "status"),
+        sa.Index("ix_contracts_status_end", "status", "end_date"),
+    )
+
+    resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    team_id: Mapped[str] = mapped_column(sa.ForeignKey("teams.id"))
+    doctor_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    start_date: Mapped[date | None] = mapped_column(sa.Date)
+    end_date: Mapped[date | None] = mapped_column(sa.Date)
+    renewal_of: Mapped[str | None] = mapped_column(sa.ForeignKey("contracts.id"))
+    # Who signed it up: an account (the mini program) or a team member on site.
+    created_by_kind: Mapped[str] = mapped_column(sa.String(10))
+    created_by_id: Mapped[str] = mapped_column(sa.String(36))
+    decided_by_id: Mapped[str | None] = mapped_column(sa.String(36))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_on: Mapped[date | None] = mapped_column(sa.Date)
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Prices as signed: a later change of a package does not rewrite history.
+    price_fen: Mapped[int] = mapped_column(default=0)
+    public_health_fen: Mapped[int] = mapped_column(default=0)
+    insurance_fen: Mapped[int] = mapped_column(default=0)
+    self_pay_fen: Mapped[int] = mapped_column(default=0)
+
+    packages: Mapped[list[ContractPackage]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ContractPackage.package_code"
+    )
+
+    @property
+    def package_codes(self) -> list[str]:
+        return [p.package_code for p in self.packages]
+
+
+class ContractPackage(db.Model):
+    __tablename__ = "contract_packages"
+
+    contract_id: Mapped[str] = mapped_column(sa.ForeignKey("contracts.id"), primary_key=True)
+    package_code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    price_fen: Mapped[int] = mapped_column()
+    public_health_fen: Mapped[int] = mapped_column()
+    insurance_fen: Mapped[int] = mapped_column()
+    self_pay_fen: Mapped[int] = mapped_column()

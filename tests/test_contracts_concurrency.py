@@ -1,0 +1,97 @@
+"""Sign-ups racing each other against a running server, on PostgreSQL (where production runs).
+
+Each request comes through its own HTTP connection and database connection; the
+database constraints and the team row lock must hold where the checks before them cannot.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+import requests
+from flask_jwt_extended import create_access_token
+from werkzeug.serving import make_server
+
+from backend.contracts.models import Contract
+from backend.extensions import db
+from backend.residents.models import Account, AccountResident
+from tests.conftest import DATABASE_URL
+from tests.factories import VILLAGE_A1, add_resident, id_number_for
+
+pytestmark = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"),
+                                reason="concurrency is specified on PostgreSQL (set TEST_DATABASE_URL)")
+
+
+@pytest.fixture
+def server(app):
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=10)
+
+
+def race(url: str, requests_: list[tuple[dict, dict]]) -> list[requests.Response]:
+    """Fire every (headers, body) POST at once, released together by a barrier."""
+    barrier = threading.Barrier(len(requests_))
+    results: list = [None] * len(requests_)
+
+    def one(i, headers, body):
+        barrier.wait()
+        results[i] = requests.post(url, json=body, headers=headers, timeout=60)
+
+    threads = [threading.Thread(target=one, args=(i, h, b)) for i, (h, b) in enumerate(requests_)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def bearer(kind: str, subject: str) -> dict:
+    return {"Authorization": "Bearer " + create_access_token(identity=subject, additional_claims={"kind": kind})}
+
+
+def test_twenty_simultaneous_sign_ups_for_one_resident_make_one_contract(server, county):
+    resident = add_resident("周大海", id_number_for(date(1955, 5, 5), 515), "13900005151", VILLAGE_A1)
+    account = Account(openid="o-zhou")
+    db.session.add(account)
+    db.session.flush()
+    db.session.add(AccountResident(account_id=account.id, resident_id=resident.id, relation="self"))
+    db.session.commit()
+    headers = bearer("account", account.id)
+    body = {"resident_id": resident.id, "team_id": county.teams["a"].id, "package_codes": ["basic"]}
+
+    responses = race(f"{server}/api/v1/contracts", [(headers, body)] * 20)
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * 19
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"contract_exists"}
+    db.session.expire_all()
+    assert db.session.query(Contract).filter_by(resident_id=resident.id).count() == 1
+
+
+def test_simultaneous_sign_ups_for_the_last_place_give_it_to_exactly_one(server, county):
+    team = county.teams["a"]
+    team.capacity_limit = 3
+    db.session.commit()
+    doctor = bearer("staff", county.staff["doctor_a"].id)
+    holders = [add_resident(f"已签{n}", id_number_for(date(1960, 1, 1 + n), 600 + n), None, VILLAGE_A1)
+               for n in range(2)]
+    for holder in holders:
+        db.session.add(Contract(resident_id=holder.id, team_id=team.id, status="pending",
+                                created_by_kind="staff", created_by_id=county.staff["doctor_a"].id))
+    db.session.commit()
+    hopefuls = [add_resident(f"申请{n}", id_number_for(date(1970, 2, 1 + n), 700 + n), None, VILLAGE_A1)
+                for n in range(10)]
+    bodies = [{"resident_id": r.id, "team_id": team.id, "package_codes": ["basic"]} for r in hopefuls]
+
+    responses = race(f"{server}/api/v1/contracts", [(doctor, b) for b in bodies])
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * 9, [r.text for r in responses if r.status_code not in (201, 409)]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"team_full"}
+    db.session.expire_all()
+    assert db.session.query(Contract).filter_by(team_id=team.id).count() == 3
