@@ -8,6 +8,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 
 from backend import clock
+from backend.errors import NotFound
 from backend.extensions import db
 
 MAX_PAGE_SIZE = 100
@@ -70,3 +71,11 @@ def paginate(statement: sa.Select, page: int, page_size: int, *, scalars: bool =
 def page_from_list(items: list, page: int, page_size: int) -> dict:
     start = (page - 1) * page_size
     return {"items": items[start:start + page_size], "page": page, "page_size": page_size, "total": len(items)}
+
+
+def get_or_404(model, key, message: str = "资源不存在"):
+    """The row with this primary key, or the contract's 404."""
+    row = db.session.get(model, key)
+    if row is None:
+        raise NotFound(message)
+    return row

@@ -6,12 +6,13 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.directory.models import PricedMixin
 from backend.extensions import IdMixin, TimestampMixin, UTCDateTime, db
 
 _LIVE = "status IN ('pending', 'active')"
 
 
-class Contract(IdMixin, TimestampMixin, db.Model):
+class Contract(IdMixin, TimestampMixin, PricedMixin, db.Model):
     __tablename__ = "contracts"
     __table_args__ = (
         # One pending-or-active contract per resident, held by the database itself; a renewal
@@ -39,11 +40,6 @@ class Contract(IdMixin, TimestampMixin, db.Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_on: Mapped[date | None] = mapped_column(sa.Date)
     reason: Mapped[str | None] = mapped_column(sa.String(200))
-    # Prices as signed: a later change of a package does not rewrite history.
-    price_fen: Mapped[int] = mapped_column(default=0)
-    public_health_fen: Mapped[int] = mapped_column(default=0)
-    insurance_fen: Mapped[int] = mapped_column(default=0)
-    self_pay_fen: Mapped[int] = mapped_column(default=0)
 
     packages: Mapped[list[ContractPackage]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="ContractPackage.package_code"
@@ -54,14 +50,12 @@ class Contract(IdMixin, TimestampMixin, db.Model):
         return [p.package_code for p in self.packages]
 
 
-class ContractPackage(db.Model):
+class ContractPackage(PricedMixin, db.Model):
+    """A package as it was priced on the day of signing: a later change does not rewrite it."""
+
     __tablename__ = "contract_packages"
 
     contract_id: Mapped[str] = mapped_column(sa.ForeignKey("contracts.id"), primary_key=True)
     package_code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100))
     kind: Mapped[str] = mapped_column(sa.String(16))
-    price_fen: Mapped[int] = mapped_column()
-    public_health_fen: Mapped[int] = mapped_column()
-    insurance_fen: Mapped[int] = mapped_column()
-    self_pay_fen: Mapped[int] = mapped_column()

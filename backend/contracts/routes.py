@@ -36,13 +36,11 @@ def contract_views(contracts: list[Contract], with_residents: bool = False) -> l
             "doctor_id": c.doctor_id, "package_codes": c.package_codes,
             "packages": [
                 {"code": p.package_code, "name": p.name, "kind": p.kind, "price_fen": p.price_fen,
-                 "funding": {"public_health_fen": p.public_health_fen, "insurance_fen": p.insurance_fen,
-                             "self_pay_fen": p.self_pay_fen}}
+                 "funding": p.funding}
                 for p in c.packages
             ],
             "price_fen": c.price_fen,
-            "funding": {"public_health_fen": c.public_health_fen, "insurance_fen": c.insurance_fen,
-                        "self_pay_fen": c.self_pay_fen},
+            "funding": c.funding,
             "start_date": c.start_date, "end_date": c.end_date, "renewal_of": c.renewal_of,
             "reason": c.reason, "ended_on": c.ended_on, "created_at": c.created_at,
         }

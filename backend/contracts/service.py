@@ -11,9 +11,9 @@ from backend.auth.principal import Principal
 from backend.contracts import rules
 from backend.contracts.models import Contract, ContractPackage
 from backend.directory import policy
-from backend.directory.models import ServicePackage, Team
+from backend.directory.models import MONEY_FIELDS, ServicePackage, Team
 from backend.directory.regions import is_within
-from backend.directory.service import capacity_of, register_contracted_counter
+from backend.directory.service import capacity_of, get_team, register_contracted_counter
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.residents import scope
@@ -162,14 +162,13 @@ def _expire_ended(resident_id: str, today: date) -> None:
     )
 
 
-def _priced(contract: Contract, packages: list[ServicePackage]) -> None:
+def price_contract(contract: Contract, packages: list[ServicePackage]) -> None:
+    """Copy today's prices onto the contract, package by package and in total."""
     contract.packages = [
-        ContractPackage(package_code=p.code, name=p.name, kind=p.kind, price_fen=p.price_fen,
-                        public_health_fen=p.public_health_fen, insurance_fen=p.insurance_fen,
-                        self_pay_fen=p.self_pay_fen)
+        ContractPackage(package_code=p.code, name=p.name, kind=p.kind, **{f: getattr(p, f) for f in MONEY_FIELDS})
         for p in packages
     ]
-    for field in ("price_fen", "public_health_fen", "insurance_fen", "self_pay_fen"):
+    for field in MONEY_FIELDS:
         setattr(contract, field, sum(getattr(p, field) for p in packages))
 
 
@@ -203,7 +202,7 @@ def sign_up(principal: Principal, data: dict) -> Contract:
         _expire_ended(resident.id, today)
         contract = Contract(resident_id=resident.id, team_id=team.id, doctor_id=data.get("doctor_id"),
                             status="pending", created_by_kind=principal.kind, created_by_id=principal.id)
-        _priced(contract, packages)
+        price_contract(contract, packages)
         session.add(contract)
     return contract
 
@@ -228,7 +227,7 @@ def renew(principal: Principal, contract_id: str) -> Contract:
         contract = Contract(resident_id=resident.id, team_id=team.id, doctor_id=previous.doctor_id,
                             status="pending", renewal_of=previous.id, created_by_kind=principal.kind,
                             created_by_id=principal.id)
-        _priced(contract, packages)
+        price_contract(contract, packages)
         session.add(contract)
     return contract
 
@@ -315,9 +314,7 @@ def ensure_may_see_team(principal: Principal, team: Team) -> None:
 
 
 def team_contracts(principal: Principal, team_id: str, status: str) -> sa.Select:
-    team = db.session.get(Team, team_id)
-    if team is None:
-        raise NotFound("团队不存在")
+    team = get_team(team_id)
     ensure_may_see_team(principal, team)
     today = clock.today()
     statement = sa.select(Contract).where(Contract.team_id == team.id)

@@ -9,8 +9,9 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from backend import clock
-from backend.contracts.models import Contract, ContractPackage
+from backend.contracts.models import Contract
 from backend.contracts.rules import end_date_for
+from backend.contracts.service import price_contract
 from backend.directory.models import ServicePackage, Team
 from backend.directory.regions import is_within
 from backend.extensions import db
@@ -53,11 +54,7 @@ def load_contracts(rng: random.Random, today: date) -> None:
                      created_by_kind="staff", created_by_id=doctor, ended_on=ended_on, reason=reason,
                      created_at=_moment(signed), decided_by_id=doctor if start else None,
                      decided_at=_moment(start) if start else None)
-        c.packages = [ContractPackage(package_code=p.code, name=p.name, kind=p.kind, price_fen=p.price_fen,
-                                      public_health_fen=p.public_health_fen, insurance_fen=p.insurance_fen,
-                                      self_pay_fen=p.self_pay_fen) for p in (packages[x] for x in chosen)]
-        for field in ("price_fen", "public_health_fen", "insurance_fen", "self_pay_fen"):
-            setattr(c, field, sum(getattr(p, field) for p in c.packages))
+        price_contract(c, [packages[code] for code in chosen])
         db.session.add(c)
         db.session.flush()
         return c

@@ -18,6 +18,26 @@ GROUPS = (
 )
 
 
+MONEY_FIELDS = ("price_fen", "public_health_fen", "insurance_fen", "self_pay_fen")
+
+
+class PricedMixin:
+    """A price in fen and who pays it: the public-health fund, insurance, the resident."""
+
+    price_fen: Mapped[int] = mapped_column(default=0)
+    public_health_fen: Mapped[int] = mapped_column(default=0)
+    insurance_fen: Mapped[int] = mapped_column(default=0)
+    self_pay_fen: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def funding(self) -> dict:
+        return {
+            "public_health_fen": self.public_health_fen,
+            "insurance_fen": self.insurance_fen,
+            "self_pay_fen": self.self_pay_fen,
+        }
+
+
 class Region(db.Model):
     __tablename__ = "regions"
 
@@ -102,27 +122,15 @@ class TeamMember(db.Model):
     staff: Mapped[Staff] = relationship(back_populates="memberships", lazy="joined")
 
 
-class ServicePackage(IdMixin, TimestampMixin, db.Model):
+class ServicePackage(IdMixin, TimestampMixin, PricedMixin, db.Model):
     __tablename__ = "service_packages"
 
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)
     name: Mapped[str] = mapped_column(sa.String(100))
     kind: Mapped[str] = mapped_column(sa.String(16))
-    price_fen: Mapped[int] = mapped_column()
-    public_health_fen: Mapped[int] = mapped_column()
-    insurance_fen: Mapped[int] = mapped_column()
-    self_pay_fen: Mapped[int] = mapped_column()
     items: Mapped[list] = mapped_column(sa.JSON, default=list)
     eligible_groups: Mapped[list] = mapped_column(sa.JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
-
-    @property
-    def funding(self) -> dict:
-        return {
-            "public_health_fen": self.public_health_fen,
-            "insurance_fen": self.insurance_fen,
-            "self_pay_fen": self.self_pay_fen,
-        }
 
 
 class Population(db.Model):

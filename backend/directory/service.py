@@ -8,6 +8,7 @@ from flask import current_app
 
 from backend.auth.passwords import hash_password
 from backend.auth.principal import Principal
+from backend.common import get_or_404
 from backend.directory import policy
 from backend.directory.models import (
     Institution, Population, Region, ServicePackage, Staff, Team, TeamMember, TeamPackage,
@@ -36,10 +37,7 @@ def list_regions(parent: str | None) -> sa.Select:
 
 
 def get_region(code: str) -> Region:
-    region = db.session.get(Region, code)
-    if region is None:
-        raise NotFound("区划不存在")
-    return region
+    return get_or_404(Region, code, "区划不存在")
 
 
 def create_region(principal: Principal, code: str, name: str) -> Region:
@@ -88,10 +86,7 @@ def list_institutions(principal: Principal, region_code: str | None, kind: str |
 
 
 def get_institution(institution_id: str) -> Institution:
-    institution = db.session.get(Institution, institution_id)
-    if institution is None:
-        raise NotFound("机构不存在")
-    return institution
+    return get_or_404(Institution, institution_id, "机构不存在")
 
 
 def _check_institution_region(region_code: str) -> None:
@@ -126,10 +121,7 @@ def update_institution(principal: Principal, institution_id: str, changes: dict)
 # Staff
 
 def get_staff(staff_id: str) -> Staff:
-    staff = db.session.get(Staff, staff_id)
-    if staff is None:
-        raise NotFound("人员不存在")
-    return staff
+    return get_or_404(Staff, staff_id, "人员不存在")
 
 
 def list_staff(principal: Principal, institution_id: str | None, q: str | None) -> sa.Select:
@@ -224,10 +216,7 @@ def list_packages(kind: str | None = None) -> sa.Select:
 
 
 def get_package(package_id: str) -> ServicePackage:
-    package = db.session.get(ServicePackage, package_id)
-    if package is None:
-        raise NotFound("服务包不存在")
-    return package
+    return get_or_404(ServicePackage, package_id, "服务包不存在")
 
 
 def _check_package_money(kind: str, price_fen: int, funding: dict) -> None:
@@ -304,10 +293,7 @@ def capacity_of(team: Team) -> int:
 
 
 def get_team(team_id: str) -> Team:
-    team = db.session.get(Team, team_id)
-    if team is None:
-        raise NotFound("团队不存在")
-    return team
+    return get_or_404(Team, team_id, "团队不存在")
 
 
 def teams_serving(region_code: str | None) -> sa.Select:
@@ -476,7 +462,4 @@ def put_population(principal: Principal, region_code: str, year: int, data: dict
 
 def get_population(principal: Principal, region_code: str, year: int) -> Population:
     policy.ensure_county_admin_over(principal, region_code)
-    population = db.session.get(Population, (region_code, year))
-    if population is None:
-        raise NotFound("该区划该年度尚无人口数据")
-    return population
+    return get_or_404(Population, (region_code, year), "该区划该年度尚无人口数据")
