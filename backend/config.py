@@ -49,6 +49,7 @@ class Settings:
     login_ip_rate_limit: str
     access_token_minutes: int
     capacity_per_doctor: int
+    controlled_interval_days: int
 
 
 def load_settings(instance_path: str | Path, environ: dict | None = None) -> Settings:
@@ -90,6 +91,7 @@ def load_settings(instance_path: str | Path, environ: dict | None = None) -> Set
         login_ip_rate_limit=env.get("JIAYI_LOGIN_IP_RATE_LIMIT") or "50 per 5 minutes",
         access_token_minutes=int(env.get("JIAYI_ACCESS_TOKEN_MINUTES") or 120),
         capacity_per_doctor=int(env.get("JIAYI_CAPACITY_PER_DOCTOR") or 2000),
+        controlled_interval_days=int(env.get("JIAYI_CONTROLLED_INTERVAL_DAYS") or 90),
     )
 
 

@@ -7,3 +7,4 @@ from backend.residents.models import Account, AccountResident, Resident, Residen
 from backend.security.models import AccessLog  # noqa: F401
 from backend.wechat.models import WeChatToken  # noqa: F401
 from backend.contracts.models import Contract, ContractPackage  # noqa: F401
+from backend.followups.models import Condition, FollowUp  # noqa: F401

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from backend.cli import OPENAPI_FILE, openapi_text
 from backend.directory.models import Institution, Population, Region, ServicePackage, Staff, Team, TeamMember
 from backend.contracts.models import Contract
+from backend.followups.models import Condition, FollowUp
 from backend.residents.models import Account, AccountResident, Resident, ResidentGroup
 from backend.extensions import db
 from tests.factories import login
@@ -77,6 +78,21 @@ def test_demo_contracts_look_like_a_county(app, client):
     for status in ("pending", "expiring", "active"):
         listed = client.get(f"/api/v1/teams/{team_id}/contracts?status={status}", headers=headers).get_json()
         assert listed["total"] > 0, status
+
+
+def test_demo_patients_have_a_year_of_follow_ups(app, client):
+    app.test_cli_runner().invoke(args=["demo-data"])
+    by_disease = dict(db.session.execute(sa.select(Condition.disease, sa.func.count()).group_by(Condition.disease)).all())
+    residents = counts()["residents"]
+    assert 0.10 <= by_disease["hypertension"] / residents <= 0.25
+    assert 0.03 <= by_disease["diabetes"] / residents <= 0.08
+    visits = db.session.scalar(sa.select(sa.func.count()).select_from(FollowUp))
+    controlled = db.session.scalar(sa.select(sa.func.count()).select_from(FollowUp).where(FollowUp.on_target.is_(True)))
+    assert visits > 4 * sum(by_disease.values()) * 0.8 and 0.4 < controlled / visits < 0.85
+    headers = login(client, "t03-doctor1", "jiayi-demo-2025")
+    overdue = client.get("/api/v1/follow-ups/due?scope=team&window=overdue", headers=headers).get_json()
+    week = client.get("/api/v1/follow-ups/due?scope=team&window=week", headers=headers).get_json()
+    assert overdue["total"] > 0 and week["total"] > 0
 
 
 def test_demo_data_twice_changes_nothing(app):

@@ -3,51 +3,17 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from backend import clock
 from backend.auth.principal import current_principal, require
 from backend.common import PageArgs, page_from_list, page_of, paginate
-from backend.contracts import rules, service
+from backend.contracts import service
 from backend.contracts import schemas as s
 from backend.contracts.models import Contract
-from backend.directory.models import Team
-from backend.extensions import db
-from backend.residents.models import Resident
-from backend.residents.service import resident_views
+from backend.contracts.views import contract_views
 from backend.security.audit import current_action, record_access
 
 blp = Blueprint("contracts", __name__, description="签约：申请、审核、续约、解约")
 
 ANYONE = ("staff", "account")
-
-
-def contract_views(contracts: list[Contract], with_residents: bool = False) -> list[dict]:
-    today = clock.today()
-    teams = {t.id: t for t in db.session.query(Team).filter(Team.id.in_({c.team_id for c in contracts}))}
-    residents = {}
-    if with_residents:
-        people = db.session.query(Resident).filter(Resident.id.in_({c.resident_id for c in contracts})).all()
-        residents = {v["id"]: v for v in resident_views(people)}
-    views = []
-    for c in contracts:
-        view = {
-            "id": c.id, "status": rules.effective_status(c.status, c.end_date, today),
-            "resident_id": c.resident_id, "team_id": c.team_id,
-            "team": {"id": c.team_id, "name": teams[c.team_id].name},
-            "doctor_id": c.doctor_id, "package_codes": c.package_codes,
-            "packages": [
-                {"code": p.package_code, "name": p.name, "kind": p.kind, "price_fen": p.price_fen,
-                 "funding": p.funding}
-                for p in c.packages
-            ],
-            "price_fen": c.price_fen,
-            "funding": c.funding,
-            "start_date": c.start_date, "end_date": c.end_date, "renewal_of": c.renewal_of,
-            "reason": c.reason, "ended_on": c.ended_on, "created_at": c.created_at,
-        }
-        if with_residents:
-            view["resident"] = residents[c.resident_id]
-        views.append(view)
-    return views
 
 
 def _one(contract: Contract) -> dict:

@@ -15,6 +15,7 @@ from faker import Faker
 from backend import clock
 from backend.demo.contracts import load_contracts
 from backend.demo.directory import load_directory
+from backend.demo.followups import load_follow_ups
 from backend.demo.residents import load_residents
 from backend.extensions import db
 
@@ -30,5 +31,6 @@ def load_demo(seed: int) -> dict:
     staff = load_directory(rng, fake, DEMO_PASSWORD, today)
     wechat = load_residents(rng, fake, today)
     load_contracts(rng, today)
+    load_follow_ups(rng, today)
     db.session.commit()
     return {"staff": staff, "wechat": wechat}

@@ -13,7 +13,7 @@ from backend.contracts.models import Contract
 from backend.contracts.rules import end_date_for
 from backend.contracts.service import price_contract
 from backend.directory.models import ServicePackage, Team
-from backend.directory.regions import is_within
+from backend.demo.directory import serving_team
 from backend.extensions import db
 from backend.residents.groups import groups_of
 from backend.residents.models import Resident
@@ -36,12 +36,6 @@ def load_contracts(rng: random.Random, today: date) -> None:
     residents = list(db.session.scalars(sa.select(Resident).order_by(Resident.id_number_index)))
     groups = groups_of(residents, today)
 
-    def team_for(resident: Resident) -> Team | None:
-        for team in teams:
-            if any(is_within(resident.region_code, a.region_code) for a in team.service_area):
-                return team
-        return None
-
     def contract(resident, team, status, start=None, signed=None, renewal_of=None, ended_on=None, reason=None):
         signed = signed or (start - timedelta(days=rng.randint(1, 10)))
         doctor = next(m.staff_id for m in team.members if m.team_role == "leader")
@@ -60,7 +54,7 @@ def load_contracts(rng: random.Random, today: date) -> None:
         return c
 
     for resident in residents:
-        team = team_for(resident)
+        team = serving_team(teams, resident.region_code)
         if team is None:
             continue
         # Cumulative shares: contracted, pending, expired unrenewed, terminated; the rest never signed.

@@ -12,7 +12,7 @@ from backend.directory.models import (
     Institution, Population, Region, ServicePackage, Staff, Team, TeamMember, TeamPackage,
     TeamServiceArea,
 )
-from backend.directory.regions import level_of, parent_of
+from backend.directory.regions import is_within, level_of, parent_of
 from backend.extensions import db
 
 COUNTY_CODE = "220802000000"
@@ -198,3 +198,8 @@ def load_directory(rng: random.Random, fake: Faker, password: str, today: date) 
             ]
     db.session.flush()
     return [{**login, "password": password} for login in logins]
+
+
+def serving_team(teams: list[Team], region_code: str) -> Team | None:
+    """The first team (by name) whose service area covers the region."""
+    return next((t for t in teams if any(is_within(region_code, a.region_code) for a in t.service_area)), None)

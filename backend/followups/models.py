@@ -1,0 +1,76 @@
+"""Registered chronic conditions (慢病管理) with their follow-up schedule, and the follow-ups."""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.extensions import IdMixin, TimestampMixin, db
+
+DEREGISTRATION_REASONS = ("death", "moved_away", "diagnosis_withdrawn")
+_ACTIVE = "deregistered_on IS NULL"
+
+
+class Condition(IdMixin, TimestampMixin, db.Model):
+    """A resident under management for one disease, from registered_on until deregistered."""
+
+    __tablename__ = "conditions"
+    __table_args__ = (
+        sa.Index("uq_conditions_active_disease", "resident_id", "disease", unique=True,
+                 postgresql_where=sa.text(_ACTIVE), sqlite_where=sa.text(_ACTIVE)),
+        # The doctors' due lists read this index instead of scanning follow-ups.
+        sa.Index("ix_conditions_due", "next_due_on", postgresql_where=sa.text(_ACTIVE),
+                 sqlite_where=sa.text(_ACTIVE)),
+    )
+
+    resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    disease: Mapped[str] = mapped_column(sa.String(16))
+    diagnosed_on: Mapped[date] = mapped_column(sa.Date)
+    registered_on: Mapped[date] = mapped_column(sa.Date)
+    registered_by_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
+    deregistered_on: Mapped[date | None] = mapped_column(sa.Date)
+    deregistration_reason: Mapped[str | None] = mapped_column(sa.String(24))
+    # The schedule, kept with the condition: the latest visit's next due date (or the first visit's).
+    next_due_on: Mapped[date] = mapped_column(sa.Date)
+    last_follow_up_id: Mapped[str | None] = mapped_column(sa.String(36))
+    last_visited_on: Mapped[date | None] = mapped_column(sa.Date)
+    # The latest visit asked for an urgent referral: such patients head the due list.
+    urgent: Mapped[bool] = mapped_column(default=False)
+
+
+class FollowUp(TimestampMixin, db.Model):
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        sa.Index("ix_follow_ups_resident_disease_visited", "resident_id", "disease", "visited_on"),
+        sa.Index("ix_follow_ups_visited_method", "visited_on", "method"),
+    )
+
+    # Clients may choose the id (a UUID) so that a resend after a lost answer is recognised.
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"))
+    condition_id: Mapped[str] = mapped_column(sa.ForeignKey("conditions.id"), index=True)
+    disease: Mapped[str] = mapped_column(sa.String(16))
+    visited_on: Mapped[date] = mapped_column(sa.Date)
+    method: Mapped[str] = mapped_column(sa.String(8))
+    sbp: Mapped[int | None] = mapped_column()
+    dbp: Mapped[int | None] = mapped_column()
+    heart_rate: Mapped[int | None] = mapped_column()
+    weight_kg: Mapped[float | None] = mapped_column(sa.Float)
+    height_cm: Mapped[float | None] = mapped_column(sa.Float)
+    temperature_c: Mapped[float | None] = mapped_column(sa.Float)
+    fasting_glucose: Mapped[float | None] = mapped_column(sa.Float)
+    medication_adherence: Mapped[str | None] = mapped_column(sa.String(12))
+    adverse_reaction: Mapped[bool] = mapped_column(default=False)
+    complication: Mapped[str] = mapped_column(sa.String(8), default="none")
+    symptoms: Mapped[list] = mapped_column(sa.JSON, default=list)
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    classification: Mapped[str] = mapped_column(sa.String(20))
+    on_target: Mapped[bool] = mapped_column()
+    refer: Mapped[bool] = mapped_column(default=False)
+    urgent_referral: Mapped[bool] = mapped_column(default=False)
+    referral_reasons: Mapped[list] = mapped_column(sa.JSON, default=list)
+    next_due_on: Mapped[date] = mapped_column(sa.Date)
+    recorded_by_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
+    # A fingerprint of the request body: the same id with another body is a conflict.
+    body_hash: Mapped[str] = mapped_column(sa.String(64))

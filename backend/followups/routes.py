@@ -1,0 +1,128 @@
+"""Chronic conditions, follow-up visits and the doctors' due lists."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_smorest import Blueprint
+
+from backend import clock
+from backend.auth.principal import current_principal, require
+from backend.common import page_of, paginate
+from backend.directory.models import Region
+from backend.extensions import db
+from backend.followups import schemas as s
+from backend.followups import service
+from backend.followups.models import FollowUp
+from backend.residents import scope
+from backend.residents.models import Resident
+from backend.security.audit import current_action, record_access
+from backend.security.identity import age_on
+from backend.security.masking import mask_phone
+
+blp = Blueprint("followups", __name__, description="慢病管理：登记、随访、待随访清单")
+
+ANYONE = ("staff", "account")
+
+
+@blp.route("/residents/<string:resident_id>/conditions", methods=["POST"])
+@require("doctor")
+@blp.arguments(s.ConditionCreateSchema)
+@blp.response(201, s.ConditionSchema)
+@blp.alt_response(409, description="已登记（condition_exists）")
+def register_condition(data, resident_id):
+    """登记高血压或2型糖尿病，纳入管理（首次随访14天内到期）"""
+    return service.register_condition(current_principal(), resident_id, data)
+
+
+@blp.route("/residents/<string:resident_id>/conditions", methods=["GET"])
+@require(kinds=ANYONE)
+@blp.response(200, s.ConditionSchema(many=True))
+def list_conditions(resident_id):
+    """居民的慢病登记（含已撤销的）"""
+    principal = current_principal()
+    resident = scope.visible_resident(principal, resident_id)
+    record_access(principal, [resident.id], current_action())
+    return service.conditions_of(resident.id)
+
+
+@blp.route("/residents/<string:resident_id>/conditions/<string:condition_id>/deregister", methods=["POST"])
+@require("doctor")
+@blp.arguments(s.DeregisterSchema)
+@blp.response(200, s.ConditionSchema)
+def deregister_condition(data, resident_id, condition_id):
+    """撤销管理（死亡、迁出、排除诊断），保留历史"""
+    return service.deregister_condition(current_principal(), resident_id, condition_id, data)
+
+
+@blp.route("/residents/<string:resident_id>/follow-ups", methods=["POST"])
+@require("doctor")
+@blp.arguments(s.FollowUpCreateSchema)
+@blp.response(201, s.FollowUpSchema)
+@blp.alt_response(200, schema=s.FollowUpSchema, description="同一 id、同一内容的重发：原记录")
+@blp.alt_response(409, description="同一 id、不同内容（id_conflict）")
+def record_follow_up(data, resident_id):
+    """录入一次随访：按国家规范分类并确定下次随访日期"""
+    if "id" in data:
+        data["id"] = str(data["id"])
+    follow_up, created = service.record_follow_up(current_principal(), resident_id, data)
+    return follow_up, 201 if created else 200
+
+
+@blp.route("/residents/<string:resident_id>/follow-ups", methods=["GET"])
+@require(kinds=ANYONE)
+@blp.arguments(s.FollowUpQuerySchema, location="query")
+@blp.response(200, page_of(s.FollowUpSchema))
+def list_follow_ups(args, resident_id):
+    """居民的随访记录，最近的在前"""
+    principal = current_principal()
+    resident = scope.visible_resident(principal, resident_id)
+    record_access(principal, [resident.id], current_action())
+    return paginate(service.follow_ups_of(resident.id, args.get("disease")), args["page"], args["page_size"])
+
+
+@blp.route("/follow-ups/due")
+@require("doctor")
+@blp.arguments(s.DueQuerySchema, location="query")
+@blp.response(200, page_of(s.DueItemSchema))
+def due_list(args):
+    """待随访清单：紧急转诊的在前，其次逾期最久的"""
+    principal = current_principal()
+    page = paginate(service.due(principal, args["scope"], args["window"]), args["page"], args["page_size"])
+    conditions = page["items"]
+    record_access(principal, [c.resident_id for c in conditions], current_action())
+    page["items"] = due_items(conditions)
+    return page
+
+
+def due_items(conditions) -> list[dict]:
+    today = clock.today()
+    residents = {r.id: r for r in db.session.scalars(
+        sa.select(Resident).where(Resident.id.in_({c.resident_id for c in conditions})))}
+    regions = dict(db.session.execute(sa.select(Region.code, Region.name).where(
+        Region.code.in_({r.region_code for r in residents.values() if r.region_code}))).all())
+    last = {f.id: f for f in db.session.scalars(sa.select(FollowUp).where(
+        FollowUp.id.in_({c.last_follow_up_id for c in conditions if c.last_follow_up_id})))}
+    reminders = service.reminder_status(conditions)
+    items = []
+    for c in conditions:
+        resident = residents[c.resident_id]
+        visit = last.get(c.last_follow_up_id)
+        reminder = reminders[c.id]
+        items.append({
+            "condition_id": c.id,
+            "resident": {"id": resident.id, "name": resident.name, "phone": mask_phone(resident.phone),
+                         "region_code": resident.region_code, "region": regions.get(resident.region_code),
+                         "age": age_on(resident.birth_date, today)},
+            "disease": c.disease,
+            "due_on": c.next_due_on,
+            "days_overdue": max(0, (today - c.next_due_on).days),
+            "urgent": c.urgent,
+            "last": None if visit is None else {
+                "id": visit.id, "visited_on": visit.visited_on, "classification": visit.classification,
+                "sbp": visit.sbp, "dbp": visit.dbp, "fasting_glucose": visit.fasting_glucose,
+                "refer": visit.refer, "urgent_referral": visit.urgent_referral},
+            "reminder": {"status": reminder["status"], "at": reminder["at"]},
+            "needs_call": reminder["needs_call"],
+        })
+    return items
+
+

@@ -1,0 +1,274 @@
+"""Conditions and follow-ups: registration, visits classified by the national rules, due lists."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, timedelta
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from backend import clock
+from backend.auth.principal import Principal
+from backend.contracts.models import Contract
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.extensions import db, new_id
+from backend.followups import rules
+from backend.followups.models import Condition, FollowUp
+from backend.residents import scope
+from backend.residents.groups import register_group_source
+from backend.residents.models import Resident
+from backend.security.identity import age_on
+from backend.unit_of_work import unit_of_work
+
+
+def thresholds() -> rules.Thresholds:
+    settings = current_app.config["JIAYI"]
+    return rules.Thresholds(controlled_interval_days=settings.controlled_interval_days)
+
+
+# Key-population tags from registered conditions
+
+def _managed_on(on: date):
+    return sa.and_(Condition.registered_on <= on,
+                   sa.or_(Condition.deregistered_on.is_(None), Condition.deregistered_on > on))
+
+
+def _condition_tags(resident_ids: list[str], on: date) -> dict[str, set[str]]:
+    if not resident_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Condition.resident_id, Condition.disease)
+        .where(Condition.resident_id.in_(resident_ids), _managed_on(on))
+    )
+    tags: dict[str, set[str]] = {}
+    for resident_id, disease in rows:
+        tags.setdefault(resident_id, set()).add(disease)
+    return tags
+
+
+def _condition_filter(group: str, on: date):
+    return Resident.id.in_(sa.select(Condition.resident_id).where(Condition.disease == group, _managed_on(on)))
+
+
+register_group_source(rules.DISEASES, _condition_tags, _condition_filter)
+
+
+# Conditions
+
+def conditions_of(resident_id: str) -> list[Condition]:
+    return list(db.session.scalars(
+        sa.select(Condition).where(Condition.resident_id == resident_id)
+        .order_by(Condition.deregistered_on.is_not(None), Condition.registered_on.desc(), Condition.disease)
+    ))
+
+
+def _condition_exists() -> Conflict:
+    return Conflict("该居民已登记此慢病", code="condition_exists")
+
+
+def register_condition(principal: Principal, resident_id: str, data: dict) -> Condition:
+    resident = scope.visible_resident(principal, resident_id)
+    today = clock.today()
+    registered_on = data.get("registered_on") or today
+    errors: dict = {}
+    if data["diagnosed_on"] > today:
+        errors["diagnosed_on"] = ["不能晚于今天"]
+    elif data["diagnosed_on"] < resident.birth_date:
+        errors["diagnosed_on"] = ["不能早于出生日期"]
+    if registered_on > today:
+        errors["registered_on"] = ["不能晚于今天"]
+    elif registered_on < data["diagnosed_on"]:
+        errors["registered_on"] = ["不能早于确诊日期"]
+    if errors:
+        raise ValidationFailed(errors)
+    active = db.session.scalar(sa.select(Condition.id).where(
+        Condition.resident_id == resident.id, Condition.disease == data["disease"],
+        Condition.deregistered_on.is_(None)))
+    if active:
+        raise _condition_exists()
+    with unit_of_work(_condition_exists()) as session:
+        condition = Condition(resident_id=resident.id, disease=data["disease"], diagnosed_on=data["diagnosed_on"],
+                              registered_on=registered_on, registered_by_id=principal.id,
+                              next_due_on=rules.first_due_on(registered_on, thresholds()))
+        session.add(condition)
+    return condition
+
+
+def deregister_condition(principal: Principal, resident_id: str, condition_id: str, data: dict) -> Condition:
+    resident = scope.visible_resident(principal, resident_id)
+    condition = db.session.get(Condition, condition_id)
+    if condition is None or condition.resident_id != resident.id:
+        raise NotFound("慢病登记不存在")
+    if condition.deregistered_on is not None:
+        raise Conflict("该慢病登记已撤销", code="invalid_transition")
+    on = data.get("on") or clock.today()
+    if on > clock.today() or on < condition.registered_on:
+        raise ValidationFailed({"on": [f"须在纳入管理日期（{condition.registered_on}）与今天之间"]})
+    with unit_of_work():
+        condition.deregistered_on = on
+        condition.deregistration_reason = data["reason"]
+    return condition
+
+
+# Follow-ups
+
+def fingerprint(resident_id: str, data: dict) -> str:
+    body = {k: v for k, v in data.items() if k != "id"}
+    canonical = json.dumps({"resident_id": resident_id, **body}, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _id_conflict() -> Conflict:
+    return Conflict("该 id 已用于另一条随访记录", code="id_conflict")
+
+
+def _replay(follow_up_id: str, body_hash: str) -> FollowUp:
+    stored = db.session.get(FollowUp, follow_up_id)
+    if stored.body_hash != body_hash:
+        raise _id_conflict()
+    return stored
+
+
+def _check_readings(data: dict, resident: Resident) -> None:
+    """Plausible values and what each disease needs; every failure named at once."""
+    errors: dict = {}
+    today = clock.today()
+    if data["visited_on"] > today:
+        errors["visited_on"] = ["随访日期不能晚于今天"]
+    elif data["visited_on"] < resident.birth_date:
+        errors["visited_on"] = ["随访日期不能早于出生日期"]
+    sbp, dbp = data.get("sbp"), data.get("dbp")
+    if sbp is not None and dbp is not None and dbp >= sbp:
+        errors.setdefault("dbp", []).append("舒张压须低于收缩压")
+    if data["disease"] == "hypertension":
+        for name in ("sbp", "dbp"):
+            if data.get(name) is None:
+                errors.setdefault(name, []).append("高血压随访须填写血压")
+    elif data.get("fasting_glucose") is None:
+        errors["fasting_glucose"] = ["糖尿病随访须填写空腹血糖"]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _previous(condition: Condition, before: date, exclude_id: str) -> rules.Previous | None:
+    row = db.session.execute(
+        sa.select(FollowUp.on_target, FollowUp.adverse_reaction)
+        .where(FollowUp.condition_id == condition.id, FollowUp.visited_on <= before, FollowUp.id != exclude_id)
+        .order_by(FollowUp.visited_on.desc(), FollowUp.created_at.desc()).limit(1)
+    ).first()
+    return None if row is None else rules.Previous(on_target=row.on_target, adverse_reaction=row.adverse_reaction)
+
+
+def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tuple[FollowUp, bool]:
+    """Store a visit; returns (follow-up, created). A resend of the same body returns the stored one."""
+    resident = scope.visible_resident(principal, resident_id)
+    follow_up_id = data.get("id") or new_id()
+    body_hash = fingerprint(resident.id, data)
+    if data.get("id") and db.session.get(FollowUp, follow_up_id) is not None:
+        return _replay(follow_up_id, body_hash), False
+    _check_readings(data, resident)
+    condition = db.session.scalar(sa.select(Condition).where(
+        Condition.resident_id == resident.id, Condition.disease == data["disease"],
+        Condition.deregistered_on.is_(None)))
+    if condition is None:
+        raise ValidationFailed({"disease": ["该居民未登记此慢病，请先登记"]})
+    if data["visited_on"] < condition.diagnosed_on:
+        raise ValidationFailed({"visited_on": [f"随访日期不能早于确诊日期（{condition.diagnosed_on}）"]})
+    visit = rules.Visit(
+        disease=data["disease"], visited_on=data["visited_on"], sbp=data.get("sbp"), dbp=data.get("dbp"),
+        heart_rate=data.get("heart_rate"), temperature_c=data.get("temperature_c"),
+        fasting_glucose=data.get("fasting_glucose"), adverse_reaction=data.get("adverse_reaction", False),
+        complication=data.get("complication", "none"), symptoms=tuple(data.get("symptoms", ())),
+    )
+    pregnant = any(t.group == "pregnant" for t in resident.tags)
+    outcome = rules.classify(visit, age_on(resident.birth_date, visit.visited_on),
+                             _previous(condition, visit.visited_on, follow_up_id), pregnant, thresholds())
+    fields = {k: v for k, v in data.items() if k != "id"}
+    follow_up = FollowUp(
+        id=follow_up_id, resident_id=resident.id, condition_id=condition.id, recorded_by_id=principal.id,
+        body_hash=body_hash, classification=outcome.classification, on_target=outcome.on_target,
+        refer=outcome.refer, urgent_referral=outcome.urgent_referral,
+        referral_reasons=outcome.referral_reasons, next_due_on=outcome.next_due_on,
+        **{**fields, "symptoms": list(fields.get("symptoms", []))},
+    )
+    try:
+        with unit_of_work() as session:
+            session.add(follow_up)
+            session.flush()
+            _reschedule(condition)
+    except IntegrityError:
+        # The same id arrived twice at once: the other request stored it.
+        return _replay(follow_up_id, body_hash), False
+    return follow_up, True
+
+
+def _reschedule(condition: Condition) -> None:
+    """The schedule follows the latest visit (a back-dated entry does not move it back)."""
+    latest = db.session.scalars(
+        sa.select(FollowUp).where(FollowUp.condition_id == condition.id)
+        .order_by(FollowUp.visited_on.desc(), FollowUp.created_at.desc()).limit(1)
+    ).first()
+    condition.next_due_on = latest.next_due_on
+    condition.last_follow_up_id = latest.id
+    condition.last_visited_on = latest.visited_on
+    condition.urgent = latest.urgent_referral
+
+
+def follow_ups_of(resident_id: str, disease: str | None = None) -> sa.Select:
+    statement = sa.select(FollowUp).where(FollowUp.resident_id == resident_id)
+    if disease:
+        statement = statement.where(FollowUp.disease == disease)
+    return statement.order_by(FollowUp.visited_on.desc(), FollowUp.created_at.desc())
+
+
+# Due lists
+
+WINDOWS = ("overdue", "today", "week")
+
+ReminderSource = Callable[[list[Condition]], dict[str, dict]]
+_reminder_source: ReminderSource | None = None
+
+
+def register_reminder_source(source: ReminderSource) -> None:
+    """The reminders domain tells the due list what was sent for each condition's due date."""
+    global _reminder_source
+    _reminder_source = source
+
+
+def reminder_status(conditions: list[Condition]) -> dict[str, dict]:
+    found = _reminder_source(conditions) if _reminder_source and conditions else {}
+    return {c.id: found.get(c.id, {"status": "none", "at": None, "needs_call": False}) for c in conditions}
+
+
+def due(principal: Principal, scope_name: str, window: str) -> sa.Select:
+    """Active conditions due in the window, for residents in the caller's scope: urgent first,
+    then the longest overdue."""
+    today = clock.today()
+    statement = sa.select(Condition).join(Resident, Resident.id == Condition.resident_id).where(
+        Condition.deregistered_on.is_(None))
+    if window == "overdue":
+        statement = statement.where(Condition.next_due_on < today)
+    elif window == "today":
+        statement = statement.where(Condition.next_due_on == today)
+    else:
+        statement = statement.where(Condition.next_due_on >= today,
+                                    Condition.next_due_on < today + timedelta(days=7))
+    if scope_name == "mine":
+        statement = statement.where(Resident.id.in_(
+            sa.select(Contract.resident_id).where(Contract.doctor_id == principal.id,
+                                                  Contract.status.in_(("pending", "active")))))
+    else:
+        statement = statement.where(scope.visible_to(principal))
+    return statement.order_by(Condition.urgent.desc(), Condition.next_due_on, Condition.resident_id,
+                              Condition.disease)
+
+
+def next_follow_ups(conditions: list[Condition], today: date) -> list[dict]:
+    return [
+        {"disease": c.disease, "due_on": c.next_due_on, "days_overdue": max(0, (today - c.next_due_on).days),
+         "urgent": c.urgent}
+        for c in sorted(conditions, key=lambda c: c.next_due_on) if c.deregistered_on is None
+    ]

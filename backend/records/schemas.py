@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from marshmallow import fields
+
+from backend.common import Schema
+from backend.contracts.schemas import ContractSchema
+from backend.directory.schemas import TeamDetailSchema
+from backend.followups.schemas import ConditionSchema, FollowUpSchema
+from backend.residents.schemas import ResidentSchema
+
+
+class NextFollowUpSchema(Schema):
+    disease = fields.String(required=True)
+    due_on = fields.Date(required=True)
+    days_overdue = fields.Integer(required=True)
+    urgent = fields.Boolean(required=True)
+
+
+class HealthRecordSchema(Schema):
+    resident = fields.Nested(ResidentSchema, required=True)
+    groups = fields.List(fields.String(), required=True)
+    contract = fields.Nested(ContractSchema, allow_none=True, required=True)
+    team = fields.Nested(TeamDetailSchema, allow_none=True, required=True)
+    conditions = fields.List(fields.Nested(ConditionSchema), required=True)
+    follow_ups = fields.List(fields.Nested(FollowUpSchema), required=True,
+                             metadata={"description": "最近50次，最近的在前"})
+    exams = fields.List(fields.Dict(), required=True)
+    next_follow_ups = fields.List(fields.Nested(NextFollowUpSchema), required=True)

@@ -1,0 +1,40 @@
+"""The resident's health record (健康档案), assembled from every domain that holds a part of it."""
+from __future__ import annotations
+
+
+from backend import clock
+from backend.auth.principal import Principal
+from backend.contracts.service import current_contract
+from backend.contracts.views import contract_views
+from backend.directory.service import get_team, team_views
+from backend.extensions import db
+from backend.followups import service as followups
+from backend.residents import scope
+from backend.residents.service import resident_views
+from backend.security.audit import record_access
+
+RECENT_FOLLOW_UPS = 50
+
+
+def health_record(principal: Principal, resident_id: str, action: str) -> dict:
+    """The record, after the read is written to the access log."""
+    resident = scope.visible_resident(principal, resident_id)
+    record_access(principal, [resident.id], action)
+    today = clock.today()
+    view = resident_views([resident])[0]
+    contract = current_contract(resident.id, today)
+    conditions = followups.conditions_of(resident.id)
+    follow_ups = list(db.session.scalars(followups.follow_ups_of(resident.id).limit(RECENT_FOLLOW_UPS)))
+    return {
+        "resident": view,
+        "groups": view["groups"],
+        "contract": contract_views([contract])[0] if contract else None,
+        "team": team_views([get_team(contract.team_id)], detail=True)[0] if contract else None,
+        "conditions": conditions,
+        "follow_ups": follow_ups,
+        # Annual health examinations are not recorded by Jiayi yet; the list stays empty.
+        "exams": [],
+        "next_follow_ups": followups.next_follow_ups(conditions, today),
+    }
+
+

@@ -1,0 +1,306 @@
+"""Conditions, follow-up visits and the due list through the HTTP API."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from backend import clock
+from backend.extensions import db
+from backend.followups.models import Condition, FollowUp
+from tests.factories import VILLAGE_A1, VILLAGE_B1, account_login, add_resident, id_number_for
+
+
+def at(moment: str) -> None:
+    clock.freeze(clock.parse_moment(moment))
+
+
+@pytest.fixture
+def world(client, wechat, county):
+    at("2026-03-02T09:00:00+08:00")
+    elder = add_resident("高玉兰", id_number_for(date(1956, 1, 20), 262), "13900001111", VILLAGE_A1)
+    adult = add_resident("高建国", id_number_for(date(1975, 6, 1), 271), "13900002222", VILLAGE_A1)
+    far = add_resident("鲁大成", id_number_for(date(1960, 1, 1), 281), "13900003333", VILLAGE_B1)
+    family = account_login(client, wechat, "o-gao")
+    client.post("/api/v1/me/residents", headers=family, json={
+        "name": "高玉兰", "id_number": elder.id_number, "phone": "13900001111", "relation": "parent"})
+    return {"elder": elder, "adult": adult, "far": far, "family": family, "county": county,
+            "doctor": county.headers(client, "doctor_a")}
+
+
+def register(client, headers, resident, disease="hypertension", **body):
+    return client.post(f"/api/v1/residents/{resident.id}/conditions", headers=headers,
+                       json={"disease": disease, "diagnosed_on": "2020-05-01", **body})
+
+
+def visit(client, headers, resident, **body):
+    payload = {"disease": "hypertension", "visited_on": clock.today().isoformat(), "method": "clinic", **body}
+    return client.post(f"/api/v1/residents/{resident.id}/follow-ups", headers=headers, json=payload)
+
+
+def due(client, headers, window="overdue", scope="team"):
+    response = client.get(f"/api/v1/follow-ups/due?scope={scope}&window={window}", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["items"]
+
+
+def test_acceptance_register_visit_refer_and_due_list(client, world):
+    elder, doctor = world["elder"], world["doctor"]
+    registered = register(client, doctor, elder)
+    assert registered.status_code == 201
+    assert registered.get_json()["next_due_on"] == "2026-03-16"  # first visit within 14 days
+
+    first = visit(client, doctor, elder, sbp=148, dbp=88)
+    assert first.status_code == 201
+    assert (first.get_json()["classification"], first.get_json()["next_due_on"]) == ("controlled", "2026-05-31")
+
+    at("2026-04-01T09:00:00+08:00")
+    second = visit(client, doctor, elder, sbp=165, dbp=95).get_json()
+    assert (second["classification"], second["refer"], second["next_due_on"]) == ("uncontrolled", False, "2026-04-15")
+    at("2026-04-15T09:00:00+08:00")
+    third = visit(client, doctor, elder, sbp=165, dbp=95).get_json()
+    assert (third["classification"], third["refer"], third["urgent_referral"]) == ("uncontrolled", True, False)
+    assert third["referral_reasons"] == ["two_consecutive_uncontrolled"] and third["next_due_on"] == "2026-04-29"
+
+    assert due(client, doctor) == []
+    at("2026-04-30T09:00:00+08:00")
+    (item,) = due(client, doctor)
+    assert item["resident"]["name"] == "高玉兰" and item["resident"]["phone"] == "139****1111"
+    assert (item["disease"], item["due_on"], item["days_overdue"]) == ("hypertension", "2026-04-29", 1)
+    assert item["last"]["classification"] == "uncontrolled" and item["last"]["refer"] is True
+    assert item["reminder"] == {"status": "none", "at": None} and item["needs_call"] is False
+
+
+def test_registering_the_same_disease_twice_is_409(client, world):
+    register(client, world["doctor"], world["elder"])
+    response = register(client, world["doctor"], world["elder"])
+    assert response.status_code == 409 and response.get_json()["code"] == "condition_exists"
+
+
+def test_registration_may_be_back_dated(client, world):
+    response = register(client, world["doctor"], world["elder"], registered_on="2024-06-01")
+    assert response.status_code == 201 and response.get_json()["next_due_on"] == "2024-06-15"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"disease": "asthma"}, "disease"),
+    ({"diagnosed_on": "2027-01-01"}, "diagnosed_on"),
+    ({"diagnosed_on": "1950-01-01"}, "diagnosed_on"),
+    ({"registered_on": "2019-01-01"}, "registered_on"),
+    ({"registered_on": "2026-03-03"}, "registered_on"),
+])
+def test_bad_registrations_are_422(client, world, body, field):
+    payload = {"disease": "hypertension", "diagnosed_on": "2020-05-01", **body}
+    response = client.post(f"/api/v1/residents/{world['elder'].id}/conditions", headers=world["doctor"], json=payload)
+    assert response.status_code == 422 and field in response.get_json()["errors"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Condition)) == 0
+
+
+def test_deregistration_keeps_history_and_leaves_the_due_list(client, world):
+    condition = register(client, world["doctor"], world["elder"], registered_on="2025-01-01").get_json()
+    at("2026-04-01T09:00:00+08:00")
+    assert len(due(client, world["doctor"])) == 1
+    response = client.post(f"/api/v1/residents/{world['elder'].id}/conditions/{condition['id']}/deregister",
+                           headers=world["doctor"], json={"reason": "moved_away", "on": "2026-03-31"})
+    assert response.status_code == 200 and response.get_json()["deregistered_on"] == "2026-03-31"
+    assert due(client, world["doctor"]) == []
+    listed = client.get(f"/api/v1/residents/{world['elder'].id}/conditions", headers=world["doctor"]).get_json()
+    assert [c["deregistration_reason"] for c in listed] == ["moved_away"]
+    again = client.post(f"/api/v1/residents/{world['elder'].id}/conditions/{condition['id']}/deregister",
+                        headers=world["doctor"], json={"reason": "death"})
+    assert again.status_code == 409
+    assert register(client, world["doctor"], world["elder"]).status_code == 201  # may be managed again
+
+
+def test_bad_deregistrations_are_422(client, world):
+    condition = register(client, world["doctor"], world["elder"]).get_json()
+    url = f"/api/v1/residents/{world['elder'].id}/conditions/{condition['id']}/deregister"
+    assert "reason" in client.post(url, headers=world["doctor"], json={"reason": "bored"}).get_json()["errors"]
+    assert "on" in client.post(url, headers=world["doctor"], json={"reason": "death", "on": "2027-01-01"}).get_json()["errors"]
+
+
+def test_a_diabetes_visit_needs_fasting_glucose(client, world):
+    register(client, world["doctor"], world["elder"], disease="diabetes")
+    response = visit(client, world["doctor"], world["elder"], disease="diabetes", sbp=130, dbp=80)
+    assert response.status_code == 422 and list(response.get_json()["errors"]) == ["fasting_glucose"]
+    ok = visit(client, world["doctor"], world["elder"], disease="diabetes", fasting_glucose=6.4)
+    assert ok.status_code == 201 and ok.get_json()["classification"] == "controlled"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"sbp": 400, "dbp": 80}, "sbp"),
+    ({"sbp": 49, "dbp": 40}, "sbp"),
+    ({"sbp": 120, "dbp": 20}, "dbp"),
+    ({"sbp": 120, "dbp": 120}, "dbp"),
+    ({"sbp": 120, "dbp": 130}, "dbp"),
+    ({"sbp": 120, "dbp": 80, "heart_rate": 300}, "heart_rate"),
+    ({"sbp": 120, "dbp": 80, "fasting_glucose": 0}, "fasting_glucose"),
+    ({"sbp": 120, "dbp": 80, "fasting_glucose": 41}, "fasting_glucose"),
+    ({"sbp": 120, "dbp": 80, "weight_kg": 1}, "weight_kg"),
+    ({"sbp": 120, "dbp": 80, "height_cm": 300}, "height_cm"),
+    ({"sbp": 120, "dbp": 80, "temperature_c": 46}, "temperature_c"),
+    ({"sbp": 120, "dbp": 80, "visited_on": "2026-03-03"}, "visited_on"),
+    ({"sbp": 120, "dbp": 80, "visited_on": "2019-01-01"}, "visited_on"),
+    ({"sbp": 120, "dbp": 80, "method": "telepathy"}, "method"),
+    ({"sbp": 120, "dbp": 80, "symptoms": ["hiccups"]}, "symptoms"),
+    ({"sbp": 120, "dbp": 80, "complication": "maybe"}, "complication"),
+    ({"sbp": 120, "dbp": 80, "medication_adherence": "sometimes"}, "medication_adherence"),
+    ({"sbp": "high", "dbp": 80}, "sbp"),
+    ({"dbp": 80}, "sbp"),
+    ({"sbp": 120, "dbp": 80, "id": "not-a-uuid"}, "id"),
+    ({"sbp": 120, "dbp": 80, "pulse": 70}, "pulse"),
+])
+def test_implausible_or_missing_values_are_422_naming_the_field(client, world, body, field):
+    register(client, world["doctor"], world["elder"])
+    response = visit(client, world["doctor"], world["elder"], **body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(FollowUp)) == 0
+
+
+def test_a_visit_for_an_unregistered_disease_is_422(client, world):
+    response = visit(client, world["doctor"], world["elder"], sbp=130, dbp=80)
+    assert response.status_code == 422 and "disease" in response.get_json()["errors"]
+
+
+def test_the_same_id_and_body_again_returns_the_stored_visit(client, world):
+    register(client, world["doctor"], world["elder"])
+    visit_id = str(uuid.uuid4())
+    first = visit(client, world["doctor"], world["elder"], id=visit_id, sbp=150, dbp=92, notes="头晕")
+    assert first.status_code == 201
+    again = visit(client, world["doctor"], world["elder"], id=visit_id, sbp=150, dbp=92, notes="头晕")
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(FollowUp)) == 1
+
+
+def test_the_same_id_with_another_body_is_409_id_conflict(client, world):
+    register(client, world["doctor"], world["elder"])
+    visit_id = str(uuid.uuid4())
+    visit(client, world["doctor"], world["elder"], id=visit_id, sbp=150, dbp=92)
+    response = visit(client, world["doctor"], world["elder"], id=visit_id, sbp=151, dbp=92)
+    assert response.status_code == 409 and response.get_json()["code"] == "id_conflict"
+    stored = db.session.get(FollowUp, visit_id)
+    assert stored.sbp == 150
+
+
+def test_the_same_id_for_another_resident_is_409(client, world):
+    register(client, world["doctor"], world["elder"])
+    register(client, world["doctor"], world["adult"])
+    visit_id = str(uuid.uuid4())
+    visit(client, world["doctor"], world["elder"], id=visit_id, sbp=150, dbp=92)
+    response = visit(client, world["doctor"], world["adult"], id=visit_id, sbp=150, dbp=92)
+    assert response.status_code == 409 and response.get_json()["code"] == "id_conflict"
+
+
+def test_a_back_dated_visit_does_not_move_the_schedule_back(client, world):
+    register(client, world["doctor"], world["elder"], registered_on="2025-12-01")
+    visit(client, world["doctor"], world["elder"], sbp=130, dbp=80)  # today: due in 90 days
+    late_entry = visit(client, world["doctor"], world["elder"], sbp=170, dbp=100, visited_on="2026-01-10")
+    assert late_entry.status_code == 201 and late_entry.get_json()["next_due_on"] == "2026-01-24"
+    condition = db.session.scalar(sa.select(Condition))
+    assert condition.next_due_on == date(2026, 5, 31)
+
+
+def test_urgent_referrals_head_the_due_list_then_the_longest_overdue(client, world):
+    doctor = world["doctor"]
+    for resident in (world["elder"], world["adult"]):
+        register(client, doctor, resident, registered_on="2025-12-01")
+    register(client, doctor, world["elder"], disease="diabetes", registered_on="2025-12-01")
+    at("2026-01-05T09:00:00+08:00")
+    visit(client, doctor, world["adult"], sbp=190, dbp=100)          # urgent, due 2026-01-19
+    at("2026-01-20T09:00:00+08:00")
+    items = due(client, doctor)
+    assert [(i["resident"]["name"], i["disease"], i["urgent"]) for i in items] == [
+        ("高建国", "hypertension", True),
+        ("高玉兰", "diabetes", False), ("高玉兰", "hypertension", False),  # due 2025-12-15
+    ]
+    assert items[1]["days_overdue"] == 36
+
+
+def test_due_windows(client, world):
+    doctor = world["doctor"]
+    register(client, doctor, world["elder"], registered_on="2026-02-20")   # due 2026-03-06
+    register(client, doctor, world["adult"], registered_on="2026-02-16")   # due 2026-03-02 (today)
+    assert [i["resident"]["name"] for i in due(client, doctor, "today")] == ["高建国"]
+    assert [i["resident"]["name"] for i in due(client, doctor, "week")] == ["高建国", "高玉兰"]
+    assert due(client, doctor, "overdue") == []
+
+
+def test_mine_is_the_residents_i_hold_contracts_for(client, world):
+    doctor = world["doctor"]
+    register(client, doctor, world["elder"], registered_on="2025-01-01")
+    register(client, doctor, world["adult"], registered_on="2025-01-01")
+    created = client.post("/api/v1/contracts", headers=doctor, json={
+        "resident_id": world["elder"].id, "team_id": world["county"].teams["a"].id, "package_codes": ["basic"]})
+    client.post(f"/api/v1/contracts/{created.get_json()['id']}/approve", headers=doctor, json={})
+    assert [i["resident"]["name"] for i in due(client, doctor, scope="mine")] == ["高玉兰"]
+    assert len(due(client, doctor, scope="team")) == 2
+    nurse = world["county"].headers(client, "nurse_a")
+    assert due(client, nurse, scope="mine") == []
+
+
+def test_due_list_is_scoped_and_logged(client, world):
+    register(client, world["county"].headers(client, "doctor_b"), world["far"], registered_on="2025-01-01")
+    register(client, world["doctor"], world["elder"], registered_on="2025-01-01")
+    assert [i["resident"]["name"] for i in due(client, world["doctor"])] == ["高玉兰"]
+    other = due(client, world["county"].headers(client, "doctor_b"))
+    assert [i["resident"]["name"] for i in other] == ["鲁大成"]
+    log = client.get(f"/api/v1/residents/{world['elder'].id}/access-log", headers=world["family"]).get_json()
+    assert "GET /api/v1/follow-ups/due" in [e["action"] for e in log["items"]]
+
+
+@pytest.mark.parametrize("query", ["scope=everyone", "window=month", "page_size=500"])
+def test_bad_due_queries_are_422(client, world, query):
+    response = client.get(f"/api/v1/follow-ups/due?{query}", headers=world["doctor"])
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("who, status", [("doctor_a", 201), ("nurse_a", 201), ("village_doctor", 201),
+                                         ("doctor_b", 404), ("inst_admin", 403), ("county_admin", 403)])
+def test_who_may_register_and_record(client, world, who, status):
+    response = register(client, world["county"].headers(client, who), world["elder"])
+    assert response.status_code == status
+
+
+def test_accounts_read_but_do_not_write(client, world):
+    register(client, world["doctor"], world["elder"])
+    visit(client, world["doctor"], world["elder"], sbp=128, dbp=78)
+    assert register(client, world["family"], world["elder"], disease="diabetes").status_code == 403
+    assert visit(client, world["family"], world["elder"], sbp=120, dbp=80).status_code == 403
+    listed = client.get(f"/api/v1/residents/{world['elder'].id}/follow-ups", headers=world["family"])
+    assert listed.status_code == 200 and [f["sbp"] for f in listed.get_json()["items"]] == [128]
+    conditions = client.get(f"/api/v1/residents/{world['elder'].id}/conditions", headers=world["family"])
+    assert [c["disease"] for c in conditions.get_json()] == ["hypertension"]
+    stranger = client.get(f"/api/v1/residents/{world['adult'].id}/follow-ups", headers=world["family"])
+    assert stranger.status_code == 404
+    assert client.get("/api/v1/follow-ups/due", headers=world["family"]).status_code == 403
+
+
+def test_follow_up_list_filters_by_disease(client, world):
+    doctor = world["doctor"]
+    register(client, doctor, world["elder"])
+    register(client, doctor, world["elder"], disease="diabetes")
+    visit(client, doctor, world["elder"], sbp=128, dbp=78)
+    visit(client, doctor, world["elder"], disease="diabetes", fasting_glucose=8.1)
+    listed = client.get(f"/api/v1/residents/{world['elder'].id}/follow-ups?disease=diabetes", headers=doctor)
+    assert [f["fasting_glucose"] for f in listed.get_json()["items"]] == [8.1]
+
+
+def test_registered_conditions_become_key_groups(client, world):
+    register(client, world["doctor"], world["adult"], disease="diabetes")
+    resident = client.get(f"/api/v1/residents/{world['adult'].id}", headers=world["doctor"]).get_json()
+    assert resident["groups"] == ["diabetes"]
+    found = client.get("/api/v1/residents?group=diabetes", headers=world["doctor"]).get_json()
+    assert [r["name"] for r in found["items"]] == ["高建国"]
+
+
+def test_pregnancy_makes_raised_pressure_urgent(client, world):
+    doctor = world["doctor"]
+    young = add_resident("韩梅", id_number_for(date(1996, 3, 3), 282), "13900004444", VILLAGE_A1,
+                         groups=("pregnant",))
+    register(client, doctor, young)
+    response = visit(client, doctor, young, sbp=145, dbp=88)
+    assert response.get_json()["urgent_referral"] is True
+    assert response.get_json()["referral_reasons"] == ["pregnant_bp_gt_140_90"]
