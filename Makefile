@@ -14,12 +14,14 @@ $(BIN)/.installed: requirements.txt
 	touch $@
 
 # The demo's mini program logs in through a local stand-in of WeChat's API (tests/fakes),
-# which accepts any code "demo-<openid>"; it stops with the server.
+# which accepts any code "demo-<openid>". The scheduler runs beside the web process without
+# WeChat credentials, so its reminders go to the dry-run channel. Both stop with the server.
 demo: $(BIN)/.installed
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi demo-data
 	$(BIN)/python -m tests.fakes.wechat_server --port $(WECHAT_PORT) & fake=$$!; \
-	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/flask --app wsgi scheduler & scheduler=$$!; \
+	trap 'kill $$fake $$scheduler 2>/dev/null' EXIT INT TERM; \
 	JIAYI_WECHAT_APPID=wx-demo-appid JIAYI_WECHAT_SECRET=demo-app-secret \
 	JIAYI_WECHAT_API_BASE_URL=http://127.0.0.1:$(WECHAT_PORT)/ \
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)

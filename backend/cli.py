@@ -59,9 +59,9 @@ def register(app: Flask) -> None:
     @click.argument("name")
     @click.option("--now", "now_text", default=None, help="ISO 8601 moment to run at (default: now)")
     def run_job(name: str, now_text: str | None):
-        """Run one scheduled job once, at the given moment."""
+        """Run one scheduled job once, at the given moment (recorded in job_runs)."""
         from backend import clock
-        from scheduled.jobs import JOBS
+        from scheduled.jobs import JOBS, run_recorded
 
         if name not in JOBS:
             raise click.ClickException(f"unknown job {name}; jobs: {', '.join(sorted(JOBS))}")
@@ -70,8 +70,23 @@ def register(app: Flask) -> None:
         except ValueError:
             raise click.ClickException("--now must be an ISO 8601 moment, e.g. 2026-11-23T02:00:00+08:00") from None
         with clock.frozen_at(moment):
-            counts = JOBS[name](clock.now())
-        click.echo(json.dumps({"job": name, "now": moment.isoformat(), "counts": counts}, ensure_ascii=False))
+            run = run_recorded(name, clock.now(), "cli")
+        click.echo(json.dumps({"job": name, "now": moment.isoformat(), "counts": run.counts}, ensure_ascii=False))
+
+    @app.cli.command("scheduler")
+    @click.option("--poll-seconds", default=5.0, show_default=True, help="how often a follower checks the lead")
+    def scheduler(poll_seconds: float):
+        """The scheduler process: waits for the lead, then runs the jobs until stopped."""
+        import signal
+        import threading
+
+        from scheduled.runner import SCHEDULE, holder_name, run
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        click.echo(f"scheduler {holder_name()}: " + ", ".join(name for name, _ in SCHEDULE), err=True)
+        run(app, stop, poll_seconds)
 
     @app.cli.command("rotate-keys")
     @click.option("--batch-size", default=500, show_default=True, type=int)

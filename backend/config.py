@@ -44,6 +44,8 @@ class Settings:
     wechat_timeout_seconds: float
     wechat_template_follow_up: str
     wechat_template_renewal: str
+    wechat_long_term_templates: tuple[str, ...]
+    redis_url: str | None
     ratelimit_storage_url: str
     login_rate_limit: str
     login_ip_rate_limit: str
@@ -86,6 +88,10 @@ def load_settings(instance_path: str | Path, environ: dict | None = None) -> Set
         wechat_timeout_seconds=float(env.get("JIAYI_WECHAT_TIMEOUT_SECONDS") or 5),
         wechat_template_follow_up=env.get("JIAYI_WECHAT_TEMPLATE_FOLLOW_UP") or "demo-follow-up-template",
         wechat_template_renewal=env.get("JIAYI_WECHAT_TEMPLATE_RENEWAL") or "demo-renewal-template",
+        wechat_long_term_templates=tuple(
+            t.strip() for t in (env.get("JIAYI_WECHAT_LONG_TERM_TEMPLATES") or "").split(",") if t.strip()
+        ),
+        redis_url=env.get("JIAYI_REDIS_URL") or None,
         ratelimit_storage_url=env.get("JIAYI_RATELIMIT_STORAGE_URL") or "memory://",
         login_rate_limit=env.get("JIAYI_LOGIN_RATE_LIMIT") or "5 per 5 minutes",
         login_ip_rate_limit=env.get("JIAYI_LOGIN_IP_RATE_LIMIT") or "50 per 5 minutes",

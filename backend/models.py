@@ -8,3 +8,4 @@ from backend.security.models import AccessLog  # noqa: F401
 from backend.wechat.models import WeChatToken  # noqa: F401
 from backend.contracts.models import Contract, ContractPackage  # noqa: F401
 from backend.followups.models import Condition, FollowUp  # noqa: F401
+from backend.notifications.models import JobRun, Notification, SchedulerLease, SubscriptionCredit  # noqa: F401

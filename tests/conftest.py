@@ -96,6 +96,26 @@ def wechat():
 
 
 @pytest.fixture
+def app_with(_schema):
+    """Build an app with other settings (e.g. no WeChat credentials) and enter its context."""
+    contexts = []
+
+    def build(**env):
+        built = make_app(env=env)
+        context = built.app_context()
+        context.push()
+        contexts.append(context)
+        return built
+
+    yield build
+    for context in reversed(contexts):
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+        context.pop()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -8,7 +8,9 @@ import sqlalchemy as sa
 from backend.cli import OPENAPI_FILE, openapi_text
 from backend.directory.models import Institution, Population, Region, ServicePackage, Staff, Team, TeamMember
 from backend.contracts.models import Contract
+from backend import clock
 from backend.followups.models import Condition, FollowUp
+from backend.notifications.models import SubscriptionCredit
 from backend.residents.models import Account, AccountResident, Resident, ResidentGroup
 from backend.extensions import db
 from tests.factories import login
@@ -93,6 +95,21 @@ def test_demo_patients_have_a_year_of_follow_ups(app, client):
     overdue = client.get("/api/v1/follow-ups/due?scope=team&window=overdue", headers=headers).get_json()
     week = client.get("/api/v1/follow-ups/due?scope=team&window=week", headers=headers).get_json()
     assert overdue["total"] > 0 and week["total"] > 0
+
+
+def test_demo_reminders_plan_and_go_to_the_dry_run_channel(app_with):
+    demo = app_with(JIAYI_WECHAT_APPID="", JIAYI_WECHAT_SECRET="")
+    runner = demo.test_cli_runner()
+    runner.invoke(args=["demo-data"])
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SubscriptionCredit)) > 0
+    today = clock.today().isoformat()
+    planned = runner.invoke(args=["run-job", "plan-renewal-reminders", "--now", f"{today}T07:35:00+08:00"])
+    assert '"planned": ' in planned.output and '"planned": 0' not in planned.output
+    sent = runner.invoke(args=["run-job", "dispatch-notifications", "--now", f"{today}T08:00:00+08:00"])
+    assert '"sent": ' in sent.output, sent.output
+    headers = login(demo.test_client(), "county-admin", "jiayi-demo-2025")
+    listed = demo.test_client().get("/api/v1/admin/notifications?status=sent", headers=headers).get_json()
+    assert listed["total"] > 0 and {i["channel"] for i in listed["items"]} == {"dry_run"}
 
 
 def test_demo_data_twice_changes_nothing(app):

@@ -6,9 +6,11 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from faker import Faker
+from flask import current_app
 
 from backend.directory.models import Region
 from backend.extensions import db
+from backend.notifications.models import SubscriptionCredit
 from backend.residents.models import Account, AccountResident, Resident, ResidentGroup
 from backend.security.fields import blind_index
 from backend.security.identity import make_id_number
@@ -116,6 +118,12 @@ def _load_accounts(rng: random.Random, by_village: dict, families: int) -> list[
             ]
             for (index, _, _), relation in bindings:
                 db.session.add(AccountResident(account_id=account.id, resident_id=ids[index], relation=relation))
+            # Most families accepted the reminders in the mini program, some more than once.
+            settings = current_app.config["JIAYI"]
+            for template, share in ((settings.wechat_template_follow_up, 0.7), (settings.wechat_template_renewal, 0.5)):
+                if rng.random() < share:
+                    db.session.add(SubscriptionCredit(account_id=account.id, template_id=template,
+                                                      credits=rng.randint(1, 3)))
         if n < 2:
             shown.append({"code": DEMO_CODE_PREFIX + openid, "who": f"{holder[1]}及家人"})
     db.session.flush()

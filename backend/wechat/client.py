@@ -79,10 +79,21 @@ class JiayiWeChatClient(WeChatClient):
         )
 
 
+def token_storage() -> SessionStorage:
+    """Where every process finds the one access_token: Redis when configured, else the database."""
+    settings = current_app.config["JIAYI"]
+    if settings.redis_url:
+        import redis
+        from wechatpy.session.redisstorage import RedisStorage
+
+        return RedisStorage(redis.Redis.from_url(settings.redis_url), prefix="jiayi:wechat")
+    return DatabaseTokenStorage()
+
+
 def wechat_client() -> JiayiWeChatClient | None:
     """The configured client, or None when no credentials are set (dry run)."""
     settings = current_app.config["JIAYI"]
     if not (settings.wechat_appid and settings.wechat_secret):
         return None
     return JiayiWeChatClient(settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base_url,
-                             timeout=settings.wechat_timeout_seconds, session=DatabaseTokenStorage())
+                             timeout=settings.wechat_timeout_seconds, session=token_storage())

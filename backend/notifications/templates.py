@@ -1,0 +1,48 @@
+"""Subscribe-message data fitted to WeChat's field rules.
+
+WeChat refuses (47003) a ``thing`` over 20 characters, a ``name`` over 10, a ``phrase``
+over 5, and dates in other formats; every value goes through these helpers.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+LIMITS = {"thing": 20, "name": 10, "phrase": 5, "number": 32, "character_string": 32, "phone_number": 17}
+DISEASE_NAMES = {"hypertension": "高血压", "diabetes": "糖尿病"}
+STEP_HINTS = {
+    "before_3d": "请按时到卫生院或村卫生室随访",
+    "due_day": "今天是您的随访日，请及时随访",
+    "overdue_7d": "您的随访已逾期，请尽快联系家庭医生",
+    "renewal_30d": "签约即将到期，可在小程序续约",
+}
+
+
+def fit(kind: str, value: str) -> str:
+    """Shorten to the field's limit, marking the cut with an ellipsis."""
+    limit = LIMITS[kind]
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def wechat_date(day: date) -> str:
+    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
+
+
+def follow_up_message(disease: str, due_on: date, step: str, team_name: str | None, resident_id: str) -> tuple[dict, str]:
+    data = {
+        "thing1": {"value": fit("thing", f"{DISEASE_NAMES[disease]}随访")},
+        "date2": {"value": wechat_date(due_on)},
+        "thing3": {"value": fit("thing", team_name or "家庭医生团队")},
+        "thing4": {"value": fit("thing", STEP_HINTS[step])},
+    }
+    return data, f"pages/follow-ups/index?resident_id={resident_id}"
+
+
+def renewal_message(end_date: date, team_name: str, contract_id: str) -> tuple[dict, str]:
+    data = {
+        "thing1": {"value": fit("thing", "家庭医生签约服务")},
+        "date2": {"value": wechat_date(end_date)},
+        "thing3": {"value": fit("thing", team_name)},
+        "phrase4": {"value": fit("phrase", "即将到期")},
+    }
+    return data, f"pages/contracts/renew?contract_id={contract_id}"
