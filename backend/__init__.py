@@ -56,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.followups.routes import blp as followups_blp
     from backend.notifications.routes import blp as notifications_blp
     from backend.records.routes import blp as records_blp
+    from backend.stats.routes import blp as stats_blp
     from backend.residents.routes import blp as residents_blp
     from backend.residents.routes import own as my_residents_blp
 
@@ -71,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(followups_blp, url_prefix=API_PREFIX)
     api.register_blueprint(records_blp, url_prefix=API_PREFIX)
     api.register_blueprint(notifications_blp, url_prefix=API_PREFIX)
+    api.register_blueprint(stats_blp, url_prefix=API_PREFIX)
 
     @app.route("/api/docs/assets/<path:filename>")
     def swagger_ui_assets(filename: str):

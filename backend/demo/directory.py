@@ -129,24 +129,6 @@ def _packages() -> None:
     db.session.flush()
 
 
-def _population(rng: random.Random, region_code: str, year: int, urban: bool) -> None:
-    size = rng.randint(2500, 6000) if urban else rng.randint(900, 2600)
-    # North-east China is old: about a fifth of rural residents are 65 or over.
-    elderly = round(size * rng.uniform(0.13, 0.17 if urban else 0.22))
-    groups = {
-        "elderly_65": elderly,
-        "child_0_6": round(size * rng.uniform(0.04, 0.06)),
-        "hypertension": round(size * rng.uniform(0.10, 0.14)),
-        "diabetes": round(size * rng.uniform(0.035, 0.05)),
-        "pregnant": round(size * rng.uniform(0.005, 0.009)),
-        "severe_mental_disorder": round(size * rng.uniform(0.003, 0.005)),
-        "disabled": round(size * rng.uniform(0.03, 0.05)),
-        "poverty_relief": round(size * rng.uniform(0.0, 0.03 if urban else 0.08)),
-    }
-    if db.session.get(Population, (region_code, year)) is None:
-        db.session.add(Population(region_code=region_code, year=year, resident_population=size, groups=groups))
-
-
 def load_directory(rng: random.Random, fake: Faker, password: str, today: date) -> list[dict]:
     password_hash = hash_password(password)
     staff = _StaffMaker(password_hash, fake)
@@ -176,8 +158,6 @@ def load_directory(rng: random.Random, fake: Faker, password: str, today: date) 
             v_code = _code(t_code, v_index)
             _upsert_region(v_code, v_name)
             village_codes.append(v_code)
-            for year in (today.year - 1, today.year):
-                _population(rng, v_code, year, urban)
             if not urban:
                 clinic = _institution(f"{v_name}卫生室", "village_clinic", v_code)
                 village_doctors.append(staff.get(f"{tag}-v{v_index + 1}", "village_doctor", ["doctor"], clinic))

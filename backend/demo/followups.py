@@ -63,7 +63,7 @@ def load_follow_ups(rng: random.Random, today: date) -> None:
         team = serving_team(teams, resident.region_code)
         township = resident.region_code[:9]
         if township not in diligence:
-            diligence[township] = rng.uniform(0.80, 0.99)
+            diligence[township] = rng.uniform(0.55, 0.92)
         doctors = [m.staff_id for m in team.members] if team else [None]
         for disease, p in (("hypertension", htn_p), ("diabetes", dm_p)):
             if rng.random() >= p:
@@ -85,7 +85,7 @@ def _patient(rng, resident, disease, age, today, diligence, doctors) -> None:
                           registered_on=registered, registered_by_id=doctors[0],
                           next_due_on=rules.first_due_on(registered))
     db.session.add(condition)
-    control = rng.uniform(0.35, 0.95)  # this patient's chance of a visit on target
+    control = rng.uniform(0.15, 0.8)  # this patient's chance of a visit on target
     window_start = today - timedelta(days=365)
     due = condition.next_due_on if registered >= window_start else window_start + timedelta(days=rng.randint(0, 60))
     previous = None

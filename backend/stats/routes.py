@@ -1,0 +1,98 @@
+"""The county console's statistics, as JSON or (Accept: text/csv) as CSV."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import request
+from flask_smorest import Blueprint
+
+from backend import clock
+from backend.auth.principal import current_principal, require
+from backend.errors import ValidationFailed
+from backend.stats import export, service
+from backend.stats import schemas as s
+
+blp = Blueprint("stats", __name__, description="统计：签约覆盖、续约、慢病规范管理与控制（JSON 或 CSV）")
+READERS = ("county_admin", "institution_admin")
+CSV_DOC = {"responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}}
+
+
+def wants_csv() -> bool:
+    return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv" \
+        and request.accept_mimetypes["text/csv"] > request.accept_mimetypes["application/json"]
+
+
+def _area(args) -> service.Area:
+    principal = current_principal()
+    code = args.get("region_code") or service.default_region(principal)
+    service.ensure_may_read(principal, code)
+    return service.area(code)
+
+
+def _as_of(args) -> date:
+    today = clock.today()
+    day = args.get("as_of") or today
+    if day > today:
+        raise ValidationFailed({"as_of": ["不能晚于今天"]})
+    return day
+
+
+@blp.route("/stats/contracts")
+@require(*READERS)
+@blp.arguments(s.AsOfArgs, location="query")
+@blp.response(200, s.ContractStatsSchema)
+@blp.doc(**CSV_DOC)
+def contract_stats(args):
+    """签约覆盖率、重点人群签约率、续约率（含下级区划）"""
+    stats = service.contract_stats(_area(args), _as_of(args))
+    return export.contracts_csv(stats) if wants_csv() else stats
+
+
+@blp.route("/stats/chronic")
+@require(*READERS)
+@blp.arguments(s.ChronicArgs, location="query")
+@blp.response(200, s.ChronicStatsSchema)
+@blp.doc(**CSV_DOC)
+def chronic_stats(args):
+    """高血压、糖尿病的管理人数、规范管理率、控制率、逾期（含下级区划）"""
+    today = clock.today()
+    year = args.get("year") or (args["as_of"].year if args.get("as_of") else today.year)
+    day = args.get("as_of") or (today if year == today.year else date(year, 12, 31))
+    if day.year != year:
+        raise ValidationFailed({"as_of": [f"须在 {year} 年内"]})
+    if day > today:
+        raise ValidationFailed({"year" if "as_of" not in args else "as_of": ["不能晚于今天"]})
+    stats = service.chronic_stats(_area(args), args["disease"], year, day)
+    return export.chronic_csv(stats) if wants_csv() else stats
+
+
+@blp.route("/stats/teams")
+@require(*READERS)
+@blp.arguments(s.AsOfArgs, location="query")
+@blp.response(200, s.TeamStatsSchema)
+@blp.doc(**CSV_DOC)
+def team_stats(args):
+    """各团队：签约人数与上限、待审核签约、逾期随访"""
+    a, day = _area(args), _as_of(args)
+    region = {"code": a.region.code, "name": a.region.name, "level": a.region.level}
+    rows = service.team_stats(a, day)
+    return export.teams_csv(region, rows) if wants_csv() else {"region": region, "as_of": day, "items": rows}
+
+
+@blp.route("/stats/trend")
+@require(*READERS)
+@blp.arguments(s.TrendArgs, location="query")
+@blp.response(200, s.TrendSchema)
+@blp.doc(**CSV_DOC)
+def trend(args):
+    """按月的指标序列（每月末，本月至今天）"""
+    today = clock.today()
+    last = args.get("to") or today.replace(day=1)
+    first = args.get("from_") or date(last.year - 1 if last.month < 12 else last.year, last.month % 12 + 1, 1)
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    if months < 1:
+        raise ValidationFailed({"from": ["起始月份不能晚于结束月份"]})
+    if months > service.MAX_MONTHS:
+        raise ValidationFailed({"from": [f"最多 {service.MAX_MONTHS} 个月"]})
+    series = service.trend(_area(args), args["metric"], first, last, today)
+    return export.trend_csv(series) if wants_csv() else series

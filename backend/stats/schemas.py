@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from backend.common import Schema
+from backend.directory.schemas import RegionCode
+from backend.followups.rules import DISEASES
+from backend.stats.service import TREND_METRICS
+
+Rate = lambda **kw: fields.Float(allow_none=True, metadata={"description": "0 到 1，4 位小数；分母为 0 时为 null"}, **kw)  # noqa: E731
+
+
+class StatsArgs(Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    region_code = RegionCode(metadata={"description": "默认：调用者管辖的区划"})
+
+
+class AsOfArgs(StatsArgs):
+    as_of = fields.Date(metadata={"description": "截至日期，默认今天"})
+
+
+class ChronicArgs(AsOfArgs):
+    disease = fields.String(load_default="hypertension", validate=validate.OneOf(DISEASES))
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100), metadata={"description": "默认今年"})
+
+
+class Month(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(r"\d{4}-\d{2}", text) or not 1 <= int(text[5:]) <= 12:
+            raise ma.ValidationError("应为 YYYY-MM 格式的月份")
+        return date(int(text[:4]), int(text[5:]), 1)
+
+
+class TrendArgs(StatsArgs):
+    metric = fields.String(required=True, validate=validate.OneOf(TREND_METRICS))
+    from_ = Month(data_key="from", metadata={"description": "起始月份 YYYY-MM，默认12个月前"})
+    to = Month(metadata={"description": "结束月份 YYYY-MM，默认本月"})
+
+
+class RegionRefSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    level = fields.String(required=True)
+
+
+class GroupStatSchema(Schema):
+    population = fields.Integer(allow_none=True)
+    contracted = fields.Integer(required=True)
+    rate = Rate()
+
+
+class ContractStatsBase(Schema):
+    region = fields.Nested(RegionRefSchema, required=True)
+    as_of = fields.Date(required=True)
+    population = fields.Integer(allow_none=True, metadata={"description": "常住人口（该年度）"})
+    contracted = fields.Integer(required=True)
+    coverage_rate = Rate()
+    groups = fields.Dict(keys=fields.String(), values=fields.Nested(GroupStatSchema), required=True)
+    renewal_due = fields.Integer(required=True, metadata={"description": "此前12个月内到期的签约数"})
+    renewed = fields.Integer(required=True)
+    renewal_rate = Rate()
+
+
+class ContractStatsSchema(ContractStatsBase):
+    children = fields.List(fields.Nested(ContractStatsBase), required=True)
+
+
+class ChronicStatsBase(Schema):
+    region = fields.Nested(RegionRefSchema, required=True)
+    year = fields.Integer(required=True)
+    as_of = fields.Date(required=True)
+    disease = fields.String(required=True)
+    managed = fields.Integer(required=True)
+    standardized = fields.Integer(required=True)
+    standardized_rate = Rate()
+    controlled = fields.Integer(required=True)
+    control_rate = Rate()
+    overdue = fields.Integer(required=True)
+
+
+class ChronicStatsSchema(ChronicStatsBase):
+    children = fields.List(fields.Nested(ChronicStatsBase), required=True)
+
+
+class RefSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class TeamStatSchema(Schema):
+    team = fields.Nested(RefSchema, required=True)
+    institution = fields.Nested(RefSchema, required=True)
+    contracted = fields.Integer(required=True)
+    capacity = fields.Integer(required=True)
+    utilization_rate = Rate()
+    pending = fields.Integer(required=True)
+    overdue_follow_ups = fields.Integer(required=True)
+
+
+class TeamStatsSchema(Schema):
+    region = fields.Nested(RegionRefSchema, required=True)
+    as_of = fields.Date(required=True)
+    items = fields.List(fields.Nested(TeamStatSchema), required=True)
+
+
+class TrendPointSchema(Schema):
+    month = fields.String(required=True)
+    as_of = fields.Date(required=True)
+    value = fields.Float(allow_none=True)
+
+
+class TrendSchema(Schema):
+    region = fields.Nested(RegionRefSchema, required=True)
+    metric = fields.String(required=True)
+    points = fields.List(fields.Nested(TrendPointSchema), required=True)

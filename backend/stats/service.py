@@ -1,0 +1,375 @@
+"""County indicators (domain-rules.md "Indicators"), computed in the database.
+
+Every count is one grouped query over residents of the region, bucketed by the child region
+their code falls in (the first digits of the 12-digit code), so a region's figures are its
+children's added up and nothing is loaded row by row. Denominators come from the populations
+entered per region and year; a region without its own sums its children's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from backend.auth.principal import Principal
+from backend.contracts.models import Contract
+from backend.directory.models import GROUPS, Institution, Population, Region, Team, TeamServiceArea
+from backend.directory.regions import child_level, is_within, prefix_of
+from backend.directory.service import capacity_of, get_region
+from backend.errors import Forbidden, ValidationFailed
+from backend.extensions import db
+from backend.followups.models import Condition, FollowUp
+from backend.followups.rules import FACE_TO_FACE
+from backend.residents.groups import group_filter
+from backend.residents.models import Resident
+
+CHILD_PREFIX = {"province": 4, "city": 6, "county": 9, "township": 12}
+
+
+def rate(numerator: int, denominator: int | None) -> float | None:
+    if not denominator:
+        return None
+    return round(numerator / denominator, 4)
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+@dataclass
+class Area:
+    region: Region
+    children: list[Region]
+
+    @property
+    def prefix(self) -> str:
+        return prefix_of(self.region.code)
+
+    def bucket(self, column):
+        """The child region a resident's code falls in (the region itself for a village)."""
+        length = CHILD_PREFIX.get(self.region.level, 12)
+        return sa.func.substr(column, 1, length)
+
+    def code_of_bucket(self, bucket: str) -> str:
+        return bucket.ljust(12, "0")
+
+
+def area(region_code: str) -> Area:
+    region = get_region(region_code)
+    children = list(db.session.scalars(sa.select(Region).where(Region.parent_code == region.code)
+                                       .order_by(Region.code)))
+    return Area(region, children)
+
+
+# Scope: a county_admin reads its region; an institution_admin its institution's area and teams.
+
+def stats_areas(principal: Principal) -> list[str] | None:
+    """The region codes whose statistics the caller may read (None: all)."""
+    if principal.has_role("county_admin"):
+        return None if principal.region_code is None else [principal.region_code]
+    if principal.has_role("institution_admin") and principal.institution_id:
+        institution = db.session.get(Institution, principal.institution_id)
+        areas = {institution.region_code}
+        areas |= set(db.session.scalars(
+            sa.select(TeamServiceArea.region_code).join(Team, Team.id == TeamServiceArea.team_id)
+            .where(Team.institution_id == institution.id)))
+        return sorted(areas)
+    return []
+
+
+def default_region(principal: Principal) -> str:
+    areas = stats_areas(principal)
+    if areas is None:
+        top = db.session.scalar(sa.select(Region.code).where(Region.level == "county").order_by(Region.code))
+        if top is None:
+            raise ValidationFailed({"region_code": ["请指定区划"]})
+        return top
+    if not areas:
+        raise Forbidden("无权查看统计")
+    return areas[0]
+
+
+def ensure_may_read(principal: Principal, region_code: str) -> None:
+    areas = stats_areas(principal)
+    if areas is not None and not any(is_within(region_code, a) for a in areas):
+        raise Forbidden("超出管辖范围")
+
+
+# Denominators
+
+def populations(a: Area, year: int) -> dict[str, dict]:
+    """{region code: {"population": n | None, "groups": {...}}} for the region and its children,
+    each summing its own children where it has no figure of its own."""
+    rows = {p.region_code: p for p in db.session.scalars(
+        sa.select(Population).where(Population.year == year, Population.region_code.like(a.prefix + "%")))}
+    regions = list(db.session.scalars(sa.select(Region).where(Region.code.like(a.prefix + "%"))))
+    children: dict[str, list[str]] = {}
+    for region in regions:
+        if region.parent_code:
+            children.setdefault(region.parent_code, []).append(region.code)
+
+    cache: dict[str, dict] = {}
+
+    def figure(code: str) -> dict:
+        if code in cache:
+            return cache[code]
+        own = rows.get(code)
+        if own is not None:
+            result = {"population": own.resident_population, "groups": dict(own.groups)}
+        else:
+            parts = [figure(c) for c in children.get(code, [])]
+            known = [p for p in parts if p["population"] is not None]
+            groups: dict[str, int] = {}
+            for p in known:
+                for g, n in p["groups"].items():
+                    groups[g] = groups.get(g, 0) + n
+            result = {"population": sum(p["population"] for p in known) if known else None, "groups": groups}
+        cache[code] = result
+        return result
+
+    return {code: figure(code) for code in [a.region.code, *[c.code for c in a.children]]}
+
+
+# Contracts
+
+def contracted_on(day: date):
+    """A contract holds the resident on ``day``: within its term and not ended before it."""
+    return sa.and_(
+        Contract.start_date <= day, Contract.end_date >= day,
+        Contract.status.in_(("active", "expired", "terminated")),
+        sa.or_(Contract.status != "terminated", Contract.ended_on > day),
+    )
+
+
+def _by_bucket(a: Area, statement) -> dict[str, int]:
+    return {a.code_of_bucket(bucket): n for bucket, n in db.session.execute(statement).all()}
+
+
+def contracted_counts(a: Area, day: date, group: str | None = None) -> dict[str, int]:
+    bucket = a.bucket(Resident.region_code)
+    statement = (
+        sa.select(bucket, sa.func.count(sa.distinct(Contract.resident_id)))
+        .select_from(Contract)
+        .join(Resident, Resident.id == Contract.resident_id)
+        .where(Resident.region_code.like(a.prefix + "%"), contracted_on(day))
+        .group_by(bucket)
+    )
+    if group:
+        statement = statement.where(group_filter(group, day))
+    return _by_bucket(a, statement)
+
+
+def renewal_counts(a: Area, day: date) -> tuple[dict[str, int], dict[str, int]]:
+    """Contracts whose term ended in the 12 months before ``day``, and those of them renewed."""
+    since = _years_before(day, 1)
+    renewal = sa.orm.aliased(Contract)
+    renewed = sa.exists().where(renewal.renewal_of == Contract.id, renewal.start_date.is_not(None),
+                                renewal.start_date <= day)
+    bucket = a.bucket(Resident.region_code)
+    ended = (sa.select(bucket, sa.func.count(), sa.func.sum(sa.case((renewed, 1), else_=0)))
+             .select_from(Contract)
+             .join(Resident, Resident.id == Contract.resident_id)
+             .where(Resident.region_code.like(a.prefix + "%"), Contract.status.in_(("active", "expired")),
+                    Contract.end_date >= since, Contract.end_date < day)
+             .group_by(bucket))
+    total, done = {}, {}
+    for key, n, r in db.session.execute(ended).all():
+        total[a.code_of_bucket(key)] = n
+        done[a.code_of_bucket(key)] = int(r or 0)
+    return total, done
+
+
+def contract_stats(a: Area, day: date) -> dict:
+    year = day.year
+    denominators = populations(a, year)
+    contracted = contracted_counts(a, day)
+    groups = {g: contracted_counts(a, day, g) for g in GROUPS}
+    ended, renewed = renewal_counts(a, day)
+
+    def block(region: Region, codes: list[str]) -> dict:
+        d = denominators[region.code]
+        n = sum(contracted.get(c, 0) for c in codes)
+        ended_n = sum(ended.get(c, 0) for c in codes)
+        group_blocks = {}
+        for g in GROUPS:
+            members = sum(groups[g].get(c, 0) for c in codes)
+            population = d["groups"].get(g)
+            group_blocks[g] = {"population": population, "contracted": members, "rate": rate(members, population)}
+        return {
+            "region": {"code": region.code, "name": region.name, "level": region.level},
+            "as_of": day, "population": d["population"], "contracted": n,
+            "coverage_rate": rate(n, d["population"]), "groups": group_blocks,
+            "renewal_due": ended_n, "renewed": sum(renewed.get(c, 0) for c in codes),
+            "renewal_rate": rate(sum(renewed.get(c, 0) for c in codes), ended_n),
+        }
+
+    everything = sorted(set(contracted) | set(ended) | {c for g in groups.values() for c in g})
+    result = block(a.region, everything)
+    result["children"] = [block(child, [child.code]) for child in a.children]
+    return result
+
+
+# Chronic disease management
+
+def quarter_of(day: date) -> int:
+    return (day.month - 1) // 3 + 1
+
+
+def chronic_counts(a: Area, disease: str, year: int, day: date) -> dict[str, dict]:
+    year_start = date(year, 1, 1)
+    q_day = quarter_of(day)
+    first_quarter = sa.case(
+        (Condition.registered_on < year_start, 1),
+        (Condition.registered_on < date(year, 4, 1), 1),
+        (Condition.registered_on < date(year, 7, 1), 2),
+        (Condition.registered_on < date(year, 10, 1), 3),
+        else_=4,
+    )
+    face_to_face = (
+        sa.select(sa.func.count()).where(
+            FollowUp.resident_id == Condition.resident_id, FollowUp.disease == Condition.disease,
+            FollowUp.method.in_(FACE_TO_FACE), FollowUp.visited_on >= year_start, FollowUp.visited_on <= day,
+        ).correlate(Condition).scalar_subquery()
+    )
+    ranked = (
+        sa.select(FollowUp.resident_id, FollowUp.visited_on, FollowUp.on_target, FollowUp.next_due_on,
+                  sa.func.row_number().over(partition_by=FollowUp.resident_id,
+                                            order_by=(FollowUp.visited_on.desc(), FollowUp.created_at.desc()))
+                  .label("n"))
+        .where(FollowUp.disease == disease, FollowUp.visited_on <= day)
+        .subquery()
+    )
+    latest = sa.select(ranked).where(ranked.c.n == 1).subquery()
+    standardized = sa.case((face_to_face >= q_day - first_quarter + 1, 1), else_=0)
+    controlled = sa.case((sa.and_(latest.c.visited_on >= year_start, latest.c.on_target.is_(True)), 1), else_=0)
+    active_on_day = sa.or_(Condition.deregistered_on.is_(None), Condition.deregistered_on > day)
+    overdue = sa.case((sa.and_(active_on_day, sa.or_(
+        latest.c.next_due_on < day,
+        sa.and_(latest.c.resident_id.is_(None), Condition.registered_on < day - timedelta(days=14)),
+    )), 1), else_=0)
+    bucket = a.bucket(Resident.region_code)
+    statement = (
+        sa.select(bucket, sa.func.count(sa.distinct(Condition.resident_id)), sa.func.sum(standardized),
+                  sa.func.sum(controlled), sa.func.sum(overdue))
+        .select_from(Condition)
+        .join(Resident, Resident.id == Condition.resident_id)
+        .outerjoin(latest, latest.c.resident_id == Condition.resident_id)
+        .where(Condition.disease == disease, Condition.registered_on <= day,
+               sa.or_(Condition.deregistered_on.is_(None), Condition.deregistered_on >= year_start),
+               Resident.region_code.like(a.prefix + "%"))
+        .group_by(bucket)
+    )
+    return {
+        a.code_of_bucket(key): {"managed": m, "standardized": int(s or 0), "controlled": int(c or 0),
+                                "overdue": int(o or 0)}
+        for key, m, s, c, o in db.session.execute(statement).all()
+    }
+
+
+def chronic_stats(a: Area, disease: str, year: int, day: date) -> dict:
+    counts = chronic_counts(a, disease, year, day)
+
+    def block(region: Region, codes: list[str]) -> dict:
+        total = {k: sum(counts.get(c, {}).get(k, 0) for c in codes)
+                 for k in ("managed", "standardized", "controlled", "overdue")}
+        return {
+            "region": {"code": region.code, "name": region.name, "level": region.level},
+            "year": year, "as_of": day, "disease": disease, **total,
+            "standardized_rate": rate(total["standardized"], total["managed"]),
+            "control_rate": rate(total["controlled"], total["managed"]),
+        }
+
+    result = block(a.region, list(counts))
+    result["children"] = [block(child, [child.code]) for child in a.children]
+    return result
+
+
+# Teams
+
+def team_stats(a: Area, day: date) -> list[dict]:
+    """Teams of institutions in the region or serving it: contracted, capacity, pending, overdue."""
+    serving = sa.select(TeamServiceArea.team_id).where(TeamServiceArea.region_code.like(a.prefix + "%"))
+    teams = list(db.session.scalars(
+        sa.select(Team).join(Institution, Institution.id == Team.institution_id)
+        .where(Team.active.is_(True), sa.or_(Institution.region_code.like(a.prefix + "%"), Team.id.in_(serving)))
+        .order_by(Team.name, Team.id)
+    ))
+    ids = [t.id for t in teams]
+    if not ids:
+        return []
+    contracted = dict(db.session.execute(
+        sa.select(Contract.team_id, sa.func.count(sa.distinct(Contract.resident_id)))
+        .where(Contract.team_id.in_(ids), contracted_on(day)).group_by(Contract.team_id)).all())
+    pending = dict(db.session.execute(
+        sa.select(Contract.team_id, sa.func.count()).where(Contract.team_id.in_(ids), Contract.status == "pending")
+        .group_by(Contract.team_id)).all())
+    overdue = dict(db.session.execute(
+        sa.select(Contract.team_id, sa.func.count(sa.distinct(Condition.id)))
+        .join(Condition, Condition.resident_id == Contract.resident_id)
+        .where(Contract.team_id.in_(ids), contracted_on(day), Condition.deregistered_on.is_(None),
+               Condition.next_due_on < day)
+        .group_by(Contract.team_id)).all())
+    rows = []
+    for team in teams:
+        capacity = capacity_of(team)
+        n = contracted.get(team.id, 0)
+        rows.append({
+            "team": {"id": team.id, "name": team.name}, "institution": {"id": team.institution.id,
+                                                                        "name": team.institution.name},
+            "contracted": n, "capacity": capacity, "utilization_rate": rate(n, capacity),
+            "pending": pending.get(team.id, 0), "overdue_follow_ups": overdue.get(team.id, 0),
+        })
+    return rows
+
+
+# Monthly series
+
+TREND_METRICS = (
+    "contracted", "coverage_rate", "renewal_rate",
+    "hypertension_standardized_rate", "hypertension_control_rate",
+    "diabetes_standardized_rate", "diabetes_control_rate",
+)
+MAX_MONTHS = 36
+
+
+def month_ends(first: date, last: date, today: date) -> list[date]:
+    """The last day of each month from ``first`` to ``last``; the current month ends today."""
+    points, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        following = date(year + month // 12, month % 12 + 1, 1)
+        end = following - timedelta(days=1)
+        if date(year, month, 1) > today:
+            break
+        points.append(min(end, today))
+        year, month = following.year, following.month
+    return points
+
+
+def metric_on(a: Area, metric: str, day: date) -> float | int | None:
+    if metric in ("contracted", "coverage_rate"):
+        contracted = sum(contracted_counts(a, day).values())
+        if metric == "contracted":
+            return contracted
+        return rate(contracted, populations(a, day.year)[a.region.code]["population"])
+    if metric == "renewal_rate":
+        ended, renewed = renewal_counts(a, day)
+        return rate(sum(renewed.values()), sum(ended.values()))
+    disease, _, kind = metric.partition("_")
+    counts = chronic_counts(a, disease, day.year, day).values()
+    managed = sum(c["managed"] for c in counts)
+    part = sum(c["standardized" if kind == "standardized_rate" else "controlled"] for c in counts)
+    return rate(part, managed)
+
+
+def trend(a: Area, metric: str, first: date, last: date, today: date) -> dict:
+    points = month_ends(first, last, today)
+    return {
+        "region": {"code": a.region.code, "name": a.region.name, "level": a.region.level},
+        "metric": metric,
+        "points": [{"month": f"{d.year}-{d.month:02d}", "as_of": d, "value": metric_on(a, metric, d)}
+                   for d in points],
+    }
