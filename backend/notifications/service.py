@@ -295,12 +295,9 @@ def dispatch(now: datetime) -> dict[str, int]:
     today = clock.to_civil(now).date()
     token, claimed = _claim(now)
     for n in claimed:
-        try:
+        # Each message is its own transaction; a failure leaves the rest claimed, to be requeued.
+        with unit_of_work():
             outcome = _send_one(n, token, now, today)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
