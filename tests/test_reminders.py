@@ -46,6 +46,16 @@ def patient(client, wechat, county):
     return {"resident": resident, "account": account, "doctor": doctor, "condition": condition, "county": county}
 
 
+def sign_contract(client, patient) -> dict:
+    """The patient's contract with team A, approved on 2026-05-27 (it ends on 2027-05-26)."""
+    clock.freeze(clock.parse_moment("2026-05-27T10:00:00+08:00"))
+    contract = client.post("/api/v1/contracts", headers=patient["account"], json={
+        "resident_id": patient["resident"].id, "team_id": patient["county"].teams["a"].id,
+        "package_codes": ["basic"]}).get_json()
+    client.post(f"/api/v1/contracts/{contract['id']}/approve", headers=patient["doctor"], json={})
+    return contract
+
+
 def accept(client, headers, *templates):
     response = client.post("/api/v1/me/subscriptions", headers=headers, json={"accepted": list(templates)})
     assert response.status_code == 200, response.get_json()
@@ -239,11 +249,7 @@ def test_dry_run_without_credentials_records_what_would_be_sent(app_with, wechat
 
 
 def test_renewal_reminders_thirty_days_before_the_end(client, wechat, patient):
-    clock.freeze(clock.parse_moment("2026-05-27T10:00:00+08:00"))
-    contract = client.post("/api/v1/contracts", headers=patient["account"], json={
-        "resident_id": patient["resident"].id, "team_id": patient["county"].teams["a"].id,
-        "package_codes": ["basic"]}).get_json()
-    client.post(f"/api/v1/contracts/{contract['id']}/approve", headers=patient["doctor"], json={})
+    contract = sign_contract(client, patient)
     clock.freeze(None)
     accept(client, patient["account"], RENEWAL_TEMPLATE)
     assert run("plan-renewal-reminders", "2027-04-25T07:30:00+08:00")["planned"] == 0  # 31 days before
@@ -257,11 +263,7 @@ def test_renewal_reminders_thirty_days_before_the_end(client, wechat, patient):
 
 
 def test_a_renewed_contract_gets_no_renewal_reminder(client, wechat, patient):
-    clock.freeze(clock.parse_moment("2026-05-27T10:00:00+08:00"))
-    contract = client.post("/api/v1/contracts", headers=patient["account"], json={
-        "resident_id": patient["resident"].id, "team_id": patient["county"].teams["a"].id,
-        "package_codes": ["basic"]}).get_json()
-    client.post(f"/api/v1/contracts/{contract['id']}/approve", headers=patient["doctor"], json={})
+    contract = sign_contract(client, patient)
     clock.freeze(clock.parse_moment("2027-04-01T10:00:00+08:00"))
     assert client.post(f"/api/v1/contracts/{contract['id']}/renew", headers=patient["account"]).status_code == 201
     clock.freeze(None)
@@ -271,11 +273,7 @@ def test_a_renewed_contract_gets_no_renewal_reminder(client, wechat, patient):
 def test_template_fields_fit_wechats_limits(client, wechat, patient):
     patient["county"].teams["a"].name = "平安镇中心卫生院家庭医生签约服务第一团队（慢病管理）"
     db.session.commit()
-    clock.freeze(clock.parse_moment("2026-05-27T10:00:00+08:00"))
-    contract = client.post("/api/v1/contracts", headers=patient["account"], json={
-        "resident_id": patient["resident"].id, "team_id": patient["county"].teams["a"].id,
-        "package_codes": ["basic"]}).get_json()
-    client.post(f"/api/v1/contracts/{contract['id']}/approve", headers=patient["doctor"], json={})
+    sign_contract(client, patient)
     clock.freeze(None)
     accept(client, patient["account"], FOLLOW_UP_TEMPLATE)
     plan("2026-06-10T07:30:00+08:00")

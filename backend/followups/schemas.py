@@ -127,3 +127,10 @@ class DueItemSchema(Schema):
     last = fields.Nested(LastVisitSchema, allow_none=True)
     reminder = fields.Nested(ReminderStatusSchema, required=True)
     needs_call = fields.Boolean(required=True)
+
+
+class NextFollowUpSchema(Schema):
+    disease = fields.String(required=True)
+    due_on = fields.Date(required=True)
+    days_overdue = fields.Integer(required=True)
+    urgent = fields.Boolean(required=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from backend.common import PageArgs, Schema, Timestamp
+from backend.followups.schemas import NextFollowUpSchema
 from backend.notifications.models import STATUSES
 
 
@@ -58,13 +59,6 @@ class JobRunQuerySchema(PageArgs):
     job = fields.String()
 
 
-class UpcomingSchema(Schema):
-    disease = fields.String(required=True)
-    due_on = fields.Date(required=True)
-    days_overdue = fields.Integer(required=True)
-    urgent = fields.Boolean(required=True)
-
-
 class RemindersSchema(Schema):
-    upcoming = fields.List(fields.Nested(UpcomingSchema), required=True)
+    upcoming = fields.List(fields.Nested(NextFollowUpSchema), required=True)
     reminders = fields.List(fields.Nested(NotificationSchema), required=True)

@@ -5,15 +5,8 @@ from marshmallow import fields
 from backend.common import Schema
 from backend.contracts.schemas import ContractSchema
 from backend.directory.schemas import TeamDetailSchema
-from backend.followups.schemas import ConditionSchema, FollowUpSchema
+from backend.followups.schemas import ConditionSchema, FollowUpSchema, NextFollowUpSchema
 from backend.residents.schemas import ResidentSchema
-
-
-class NextFollowUpSchema(Schema):
-    disease = fields.String(required=True)
-    due_on = fields.Date(required=True)
-    days_overdue = fields.Integer(required=True)
-    urgent = fields.Boolean(required=True)
 
 
 class HealthRecordSchema(Schema):
