@@ -149,18 +149,27 @@ def _by_bucket(a: Area, statement) -> dict[str, int]:
     return {a.code_of_bucket(bucket): n for bucket, n in db.session.execute(statement).all()}
 
 
-def contracted_counts(a: Area, day: date, group: str | None = None) -> dict[str, int]:
+def contracted_counts(a: Area, day: date) -> dict[str, int]:
+    """Residents contracted on ``day`` per bucket."""
+    return {code: row["contracted"] for code, row in contracted_by_group(a, day, groups=()).items()}
+
+
+def contracted_by_group(a: Area, day: date, groups=GROUPS) -> dict[str, dict[str, int]]:
+    """One pass over the contracted residents: how many per bucket, and of them in each group."""
+    holders = sa.select(Contract.resident_id).where(contracted_on(day)).distinct().subquery()
     bucket = a.bucket(Resident.region_code)
     statement = (
-        sa.select(bucket, sa.func.count(sa.distinct(Contract.resident_id)))
-        .select_from(Contract)
-        .join(Resident, Resident.id == Contract.resident_id)
-        .where(Resident.region_code.like(a.prefix + "%"), contracted_on(day))
+        sa.select(bucket, sa.func.count(),
+                  *[sa.func.sum(sa.case((group_filter(g, day), 1), else_=0)) for g in groups])
+        .select_from(Resident)
+        .join(holders, holders.c.resident_id == Resident.id)
+        .where(Resident.region_code.like(a.prefix + "%"))
         .group_by(bucket)
     )
-    if group:
-        statement = statement.where(group_filter(group, day))
-    return _by_bucket(a, statement)
+    return {
+        a.code_of_bucket(key): {"contracted": n, **{g: int(v or 0) for g, v in zip(groups, values)}}
+        for key, n, *values in db.session.execute(statement).all()
+    }
 
 
 def renewal_counts(a: Area, day: date) -> tuple[dict[str, int], dict[str, int]]:
@@ -186,17 +195,16 @@ def renewal_counts(a: Area, day: date) -> tuple[dict[str, int], dict[str, int]]:
 def contract_stats(a: Area, day: date) -> dict:
     year = day.year
     denominators = populations(a, year)
-    contracted = contracted_counts(a, day)
-    groups = {g: contracted_counts(a, day, g) for g in GROUPS}
+    counts = contracted_by_group(a, day)
     ended, renewed = renewal_counts(a, day)
 
     def block(region: Region, codes: list[str]) -> dict:
         d = denominators[region.code]
-        n = sum(contracted.get(c, 0) for c in codes)
+        n = sum(counts.get(c, {}).get("contracted", 0) for c in codes)
         ended_n = sum(ended.get(c, 0) for c in codes)
         group_blocks = {}
         for g in GROUPS:
-            members = sum(groups[g].get(c, 0) for c in codes)
+            members = sum(counts.get(c, {}).get(g, 0) for c in codes)
             population = d["groups"].get(g)
             group_blocks[g] = {"population": population, "contracted": members, "rate": rate(members, population)}
         return {
@@ -207,7 +215,7 @@ def contract_stats(a: Area, day: date) -> dict:
             "renewal_rate": rate(sum(renewed.get(c, 0) for c in codes), ended_n),
         }
 
-    everything = sorted(set(contracted) | set(ended) | {c for g in groups.values() for c in g})
+    everything = sorted(set(counts) | set(ended))
     result = block(a.region, everything)
     result["children"] = [block(child, [child.code]) for child in a.children]
     return result
