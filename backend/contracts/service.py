@@ -97,10 +97,8 @@ def _contracted_with_my_teams(principal: Principal):
     """Staff also see the residents their teams hold contracts with, wherever they live."""
     if not principal.team_ids:
         return None
-    return Resident.id.in_(
-        sa.select(Contract.resident_id).where(Contract.team_id.in_(list(principal.team_ids)),
-                                              Contract.status.in_(rules.LIVE_STATES))
-    )
+    return sa.select(Contract.resident_id).where(Contract.team_id.in_(list(principal.team_ids)),
+                                                 Contract.status.in_(rules.LIVE_STATES))
 
 
 scope.register_staff_scope(_contracted_with_my_teams)

@@ -247,8 +247,7 @@ def due(principal: Principal, scope_name: str, window: str) -> sa.Select:
     """Active conditions due in the window, for residents in the caller's scope: urgent first,
     then the longest overdue."""
     today = clock.today()
-    statement = sa.select(Condition).join(Resident, Resident.id == Condition.resident_id).where(
-        Condition.deregistered_on.is_(None))
+    statement = sa.select(Condition).where(Condition.deregistered_on.is_(None))
     if window == "overdue":
         statement = statement.where(Condition.next_due_on < today)
     elif window == "today":
@@ -257,11 +256,13 @@ def due(principal: Principal, scope_name: str, window: str) -> sa.Select:
         statement = statement.where(Condition.next_due_on >= today,
                                     Condition.next_due_on < today + timedelta(days=7))
     if scope_name == "mine":
-        statement = statement.where(Resident.id.in_(
+        statement = statement.where(Condition.resident_id.in_(
             sa.select(Contract.resident_id).where(Contract.doctor_id == principal.id,
                                                   Contract.status.in_(("pending", "active")))))
     else:
-        statement = statement.where(scope.visible_to(principal))
+        ids = scope.visible_ids(principal)
+        if ids is not None:
+            statement = statement.where(Condition.resident_id.in_(ids))
     return statement.order_by(Condition.urgent.desc(), Condition.next_due_on, Condition.resident_id,
                               Condition.disease)
 

@@ -23,6 +23,12 @@ MAX_BOUND_RESIDENTS = 8
 
 class Resident(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "residents"
+    __table_args__ = (
+        # Scopes and statistics select residents by region prefix (LIKE '220802101%'):
+        # PostgreSQL uses an index for that only with the pattern operator class.
+        sa.Index("ix_residents_region_prefix", "region_code",
+                 postgresql_ops={"region_code": "varchar_pattern_ops"}),
+    )
 
     name: Mapped[str] = mapped_column(sa.String(50), index=True)
     # Encrypted at rest; found through the keyed-hash blind index, never by the plain value.
