@@ -15,7 +15,7 @@ from backend.residents.models import Resident, ResidentGroup
 from backend.security.identity import age_on
 
 
-def _years_before(day: date, years: int) -> date:
+def years_before(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February in a year without one
@@ -57,9 +57,9 @@ def groups_of(residents: list[Resident], on: date) -> dict[str, list[str]]:
 def group_filter(group: str, on: date) -> ColumnElement[bool]:
     """SQL condition on Resident: belongs to ``group`` on ``on``."""
     if group == "elderly_65":
-        return Resident.birth_date <= _years_before(on, 65)
+        return Resident.birth_date <= years_before(on, 65)
     if group == "child_0_6":
-        return Resident.birth_date > _years_before(on, 7)
+        return Resident.birth_date > years_before(on, 7)
     if group in _sources:
         return _sources[group][1](group, on)
     if group in ("hypertension", "diabetes"):

@@ -21,7 +21,7 @@ from backend.errors import Forbidden, ValidationFailed
 from backend.extensions import db
 from backend.followups.models import Condition, FollowUp
 from backend.followups.rules import FACE_TO_FACE
-from backend.residents.groups import group_filter
+from backend.residents.groups import group_filter, years_before
 from backend.residents.models import Resident
 
 CHILD_PREFIX = {"province": 4, "city": 6, "county": 9, "township": 12}
@@ -31,13 +31,6 @@ def rate(numerator: int, denominator: int | None) -> float | None:
     if not denominator:
         return None
     return round(numerator / denominator, 4)
-
-
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
 
 
 @dataclass
@@ -174,7 +167,7 @@ def contracted_by_group(a: Area, day: date, groups=GROUPS) -> dict[str, dict[str
 
 def renewal_counts(a: Area, day: date) -> tuple[dict[str, int], dict[str, int]]:
     """Contracts whose term ended in the 12 months before ``day``, and those of them renewed."""
-    since = _years_before(day, 1)
+    since = years_before(day, 1)
     renewal = sa.orm.aliased(Contract)
     renewed = sa.exists().where(renewal.renewal_of == Contract.id, renewal.start_date.is_not(None),
                                 renewal.start_date <= day)
