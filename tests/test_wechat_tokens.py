@@ -48,3 +48,28 @@ def test_with_redis_configured_the_token_lives_in_redis(app_with, wechat, redis_
     token = wechat_client().access_token
     assert redis_db.get("jiayi:wechat:wx-test-appid_access_token") is not None
     assert wechat_client().access_token == token and wechat.token_requests == 1
+
+
+def test_concurrent_token_writes_do_not_collide(app):
+    """Two processes that fetched a token at the same moment both store it: the last one wins."""
+    import threading
+
+    storage = DatabaseTokenStorage()
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def write(n):
+        with app.app_context():
+            barrier.wait()
+            try:
+                storage.set("shared", f"token-{n}", ttl=7200)
+            except Exception as error:  # surfaced by the assertion below
+                errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert storage.get("shared").startswith("token-")

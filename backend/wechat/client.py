@@ -53,10 +53,18 @@ class DatabaseTokenStorage(SessionStorage):
     def set(self, key, value, ttl=None):
         # Refresh a little early so a token never expires between read and use.
         expires_at = clock.utcnow() + timedelta(seconds=max(int(ttl) - 300, 60)) if ttl else None
+        if db.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        # An upsert: processes that fetched a token at the same moment must not collide.
+        statement = insert(WeChatToken).values(key=key, value=json.dumps(value), expires_at=expires_at)
+        statement = statement.on_conflict_do_update(
+            index_elements=[WeChatToken.key],
+            set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
+        )
         with db.engine.begin() as connection:
-            connection.execute(sa.delete(WeChatToken).where(WeChatToken.key == key))
-            connection.execute(sa.insert(WeChatToken).values(key=key, value=json.dumps(value),
-                                                             expires_at=expires_at))
+            connection.execute(statement)
 
     def delete(self, key):
         with db.engine.begin() as connection:
