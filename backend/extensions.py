@@ -66,6 +66,15 @@ class TimestampMixin:
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def dialect_insert(table):
+    """An INSERT that can say ON CONFLICT, for the database in use (PostgreSQL or SQLite)."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 migrate = Migrate()
 jwt = JWTManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

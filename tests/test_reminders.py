@@ -387,3 +387,29 @@ def test_the_resident_sees_its_reminders(client, wechat, patient):
     assert [(r["step"], r["status"]) for r in body["reminders"]] == [("before_3d", "sent")]
     other = patient["county"].headers(client, "doctor_b")
     assert client.get(f"/api/v1/residents/{patient['resident'].id}/reminders", headers=other).status_code == 404
+
+
+def test_simultaneous_accepts_all_count(app, patient):
+    import threading
+
+    from backend.notifications.service import accept_subscriptions
+
+    account_id = db.session.scalar(sa.select(Account.id).where(Account.openid == "o-li"))
+    barrier, errors = threading.Barrier(6), []
+
+    def accept_once():
+        with app.app_context():
+            barrier.wait()
+            try:
+                accept_subscriptions(account_id, [FOLLOW_UP_TEMPLATE])
+            except Exception as error:  # surfaced by the assertion below
+                errors.append(error)
+
+    threads = [threading.Thread(target=accept_once) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    db.session.expire_all()
+    assert db.session.get(SubscriptionCredit, (account_id, FOLLOW_UP_TEMPLATE)).credits == 6

@@ -18,7 +18,7 @@ from backend.auth.principal import Principal
 from backend.contracts.models import Contract
 from backend.directory.models import Team
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.extensions import db
+from backend.extensions import db, dialect_insert
 from backend.followups.models import Condition
 from backend.followups.service import register_reminder_source
 from backend.notifications import channel, templates
@@ -73,12 +73,7 @@ def _insert_missing(rows: list[dict]) -> int:
     fresh = [r for r in rows if r["idempotency_key"] not in existing]
     if not fresh:
         return 0
-    table = Notification.__table__
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    statement = dialect_insert(Notification.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
     now = clock.utcnow()
     values = [{"id": str(uuid.uuid4()), "status": "pending", "attempts": 0, "created_at": now, "updated_at": now,
                **r} for r in fresh]
@@ -312,12 +307,15 @@ def accept_subscriptions(account_id: str, accepted: list[str]) -> dict[str, int]
     long_term = set(settings().wechat_long_term_templates)
     with unit_of_work() as session:
         for template_id in accepted:
-            credit = session.get(SubscriptionCredit, (account_id, template_id))
-            if credit is None:
-                credit = SubscriptionCredit(account_id=account_id, template_id=template_id, credits=0)
-                session.add(credit)
-            credit.credits = (credit.credits or 0) + 1
-            credit.long_term = template_id in long_term
+            # An upsert, so that two accepts at the same instant both count.
+            statement = dialect_insert(SubscriptionCredit).values(
+                account_id=account_id, template_id=template_id, credits=1, long_term=template_id in long_term,
+                updated_at=clock.utcnow())
+            session.execute(statement.on_conflict_do_update(
+                index_elements=[SubscriptionCredit.account_id, SubscriptionCredit.template_id],
+                set_={"credits": SubscriptionCredit.credits + 1, "long_term": statement.excluded.long_term,
+                      "updated_at": statement.excluded.updated_at},
+            ))
     return credits_of(account_id)
 
 

@@ -17,7 +17,7 @@ from wechatpy import WeChatClient
 from wechatpy.session import SessionStorage
 
 from backend import clock
-from backend.extensions import db
+from backend.extensions import db, dialect_insert
 from backend.wechat.models import WeChatToken
 
 class _TimeoutSession(requests.Session):
@@ -53,12 +53,8 @@ class DatabaseTokenStorage(SessionStorage):
     def set(self, key, value, ttl=None):
         # Refresh a little early so a token never expires between read and use.
         expires_at = clock.utcnow() + timedelta(seconds=max(int(ttl) - 300, 60)) if ttl else None
-        if db.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
         # An upsert: processes that fetched a token at the same moment must not collide.
-        statement = insert(WeChatToken).values(key=key, value=json.dumps(value), expires_at=expires_at)
+        statement = dialect_insert(WeChatToken).values(key=key, value=json.dumps(value), expires_at=expires_at)
         statement = statement.on_conflict_do_update(
             index_elements=[WeChatToken.key],
             set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
