@@ -81,9 +81,7 @@ def renew(contract_id):
 @blp.response(200, page_of(s.ContractSchema))
 def resident_contracts(args, resident_id):
     """居民的签约记录，最新的在前"""
-    principal = current_principal()
-    resident, contracts = service.history(principal, resident_id)
-    record_access(principal, [resident.id], current_action())
+    contracts = service.history(current_principal(), resident_id, current_action())
     return page_from_list(contract_views(contracts), args["page"], args["page_size"])
 
 

@@ -296,13 +296,13 @@ def terminate(principal: Principal, contract_id: str, reason: str) -> Contract:
 
 # Lists
 
-def history(principal: Principal, resident_id: str) -> tuple[Resident, list[Contract]]:
-    resident = scope.visible_resident(principal, resident_id)
-    contracts = list(db.session.scalars(
+def history(principal: Principal, resident_id: str, action: str) -> list[Contract]:
+    """The resident's contracts, newest first, after the read is logged."""
+    resident = scope.read_resident(principal, resident_id, action)
+    return list(db.session.scalars(
         sa.select(Contract).where(Contract.resident_id == resident.id)
         .order_by(Contract.created_at.desc(), Contract.id)
     ))
-    return resident, contracts
 
 
 def ensure_may_see_team(principal: Principal, team: Team) -> None:

@@ -9,7 +9,7 @@ from faker import Faker
 
 from backend.auth.passwords import hash_password
 from backend.directory.models import (
-    Institution, Population, Region, ServicePackage, Staff, Team, TeamMember, TeamPackage,
+    Institution, Region, ServicePackage, Staff, Team, TeamMember, TeamPackage,
     TeamServiceArea,
 )
 from backend.directory.regions import is_within, level_of, parent_of

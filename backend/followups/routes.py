@@ -39,8 +39,7 @@ def register_condition(data, resident_id):
 def list_conditions(resident_id):
     """居民的慢病登记（含已撤销的）"""
     principal = current_principal()
-    resident = scope.visible_resident(principal, resident_id)
-    record_access(principal, [resident.id], current_action())
+    resident = scope.read_resident(principal, resident_id, current_action())
     return service.conditions_of(resident.id)
 
 
@@ -74,8 +73,7 @@ def record_follow_up(data, resident_id):
 def list_follow_ups(args, resident_id):
     """居民的随访记录，最近的在前"""
     principal = current_principal()
-    resident = scope.visible_resident(principal, resident_id)
-    record_access(principal, [resident.id], current_action())
+    resident = scope.read_resident(principal, resident_id, current_action())
     return paginate(service.follow_ups_of(resident.id, args.get("disease")), args["page"], args["page_size"])
 
 

@@ -79,7 +79,6 @@ def job_runs(args):
 def resident_reminders(resident_id):
     """居民即将到期的随访，以及已发送或待发送的提醒"""
     principal = current_principal()
-    resident = scope.visible_resident(principal, resident_id)
-    record_access(principal, [resident.id], current_action())
+    resident = scope.read_resident(principal, resident_id, current_action())
     return {"upcoming": next_follow_ups(conditions_of(resident.id), clock.today()),
             "reminders": notification_views(service.reminders_of(resident.id))}

@@ -11,15 +11,13 @@ from backend.extensions import db
 from backend.followups import service as followups
 from backend.residents import scope
 from backend.residents.service import resident_views
-from backend.security.audit import record_access
 
 RECENT_FOLLOW_UPS = 50
 
 
 def health_record(principal: Principal, resident_id: str, action: str) -> dict:
     """The record, after the read is written to the access log."""
-    resident = scope.visible_resident(principal, resident_id)
-    record_access(principal, [resident.id], action)
+    resident = scope.read_resident(principal, resident_id, action)
     today = clock.today()
     view = resident_views([resident])[0]
     contract = current_contract(resident.id, today)

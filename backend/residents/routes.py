@@ -52,8 +52,7 @@ def list_residents(args):
 def get_resident(resident_id):
     """居民详情（已绑定的账号或服务范围内的医务人员）"""
     principal = current_principal()
-    resident = scope.visible_resident(principal, resident_id)
-    record_access(principal, [resident.id], current_action())
+    resident = scope.read_resident(principal, resident_id, current_action())
     return _view(resident)
 
 

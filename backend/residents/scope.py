@@ -20,6 +20,7 @@ from backend.directory.regions import prefix_of
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.residents.models import AccountResident, Resident
+from backend.security.audit import record_access
 
 # A scope gives the ids of the residents it adds (a SELECT of one column), or None.
 StaffScope = Callable[[Principal], sa.Select | None]
@@ -105,4 +106,11 @@ def visible_resident(principal: Principal, resident_id: str) -> Resident:
     resident = db.session.scalar(sa.select(Resident).where(Resident.id == resident_id, visible_to(principal)))
     if resident is None:
         raise NotFound("居民不存在")
+    return resident
+
+
+def read_resident(principal: Principal, resident_id: str, action: str) -> Resident:
+    """The resident in scope (else 404), after its read is written to the access log."""
+    resident = visible_resident(principal, resident_id)
+    record_access(principal, [resident.id], action)
     return resident

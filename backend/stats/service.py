@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from backend.auth.principal import Principal
 from backend.contracts.models import Contract
 from backend.directory.models import GROUPS, Institution, Population, Region, Team, TeamServiceArea
-from backend.directory.regions import child_level, is_within, prefix_of
+from backend.directory.regions import is_within, prefix_of
 from backend.directory.service import capacity_of, get_region
 from backend.errors import Forbidden, ValidationFailed
 from backend.extensions import db
