@@ -59,13 +59,18 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
     return _page_schemas[item_schema]
 
 
-def paginate(statement: sa.Select, page: int, page_size: int, *, scalars: bool = True) -> dict:
-    """Run one page of ``statement`` and count the whole of it."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
-    paged = statement.limit(page_size).offset((page - 1) * page_size)
-    result = db.session.execute(paged)
-    items = list(result.scalars()) if scalars else list(result)
-    return {"items": items, "page": page, "page_size": page_size, "total": total or 0}
+def paginate(statement: sa.Select, page: int, page_size: int) -> dict:
+    """Run one page of ``statement`` and count the whole of it in the same scan (a window count);
+    a page past the end costs a separate count."""
+    counted = statement.add_columns(sa.func.count().over().label("page_total"))
+    rows = db.session.execute(counted.limit(page_size).offset((page - 1) * page_size)).all()
+    if rows:
+        total = rows[0][-1]
+    elif page > 1:
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
+    else:
+        total = 0
+    return {"items": [row[0] for row in rows], "page": page, "page_size": page_size, "total": total or 0}
 
 
 def page_from_list(items: list, page: int, page_size: int) -> dict:

@@ -93,6 +93,7 @@ def team_contracts(args, team_id):
     """团队的签约工作清单：待审核、生效中、30天内到期"""
     principal = current_principal()
     page = paginate(service.team_contracts(principal, team_id, args["status"]), args["page"], args["page_size"])
-    record_access(principal, [c.resident_id for c in page["items"]], current_action())
+    shown = page["items"]
     page["items"] = contract_views(page["items"], with_residents=True)
+    record_access(principal, [c.resident_id for c in shown], current_action())
     return page

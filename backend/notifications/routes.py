@@ -48,8 +48,9 @@ def list_notifications(args):
     """通知发件箱（管辖范围内的居民）"""
     principal = current_principal()
     page = paginate(service.list_notifications(principal, args.get("status")), args["page"], args["page_size"])
-    record_access(principal, [n.resident_id for n in page["items"]], current_action())
+    shown = page["items"]
     page["items"] = notification_views(page["items"])
+    record_access(principal, [n.resident_id for n in shown], current_action())
     return page
 
 

@@ -41,8 +41,9 @@ def list_residents(args):
     principal = current_principal()
     statement = service.search(principal, args.get("q"), args.get("region_code"), args.get("group"))
     page = paginate(statement, args["page"], args["page_size"])
-    record_access(principal, [r.id for r in page["items"]], current_action())
+    shown = page["items"]
     page["items"] = service.resident_views(page["items"])
+    record_access(principal, [r.id for r in shown], current_action())
     return page
 
 

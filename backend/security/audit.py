@@ -5,6 +5,7 @@ import logging
 import re
 from typing import Iterable
 
+import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend import clock
@@ -23,12 +24,11 @@ def record_access(principal: Principal, resident_ids: Iterable[str], action: str
         return
     at = clock.utcnow()
     try:
-        db.session.add_all(
-            AccessLog(resident_id=resident_id, at=at, actor_kind=principal.kind, actor_id=principal.id,
-                      actor_name=principal.name[:50], actor_institution=principal.institution_name,
-                      action=action)
+        db.session.execute(sa.insert(AccessLog), [
+            {"resident_id": resident_id, "at": at, "actor_kind": principal.kind, "actor_id": principal.id,
+             "actor_name": principal.name[:50], "actor_institution": principal.institution_name, "action": action}
             for resident_id in ids
-        )
+        ])
         db.session.commit()
     except SQLAlchemyError as error:
         db.session.rollback()
