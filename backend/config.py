@@ -109,7 +109,7 @@ def flask_config(settings: Settings) -> dict:
     # generic plan, which cannot see a LIKE prefix or a date bound: the scoped lists became
     # seconds instead of milliseconds under load. Prepared, but planned with the values.
     engine_options: dict = {"pool_pre_ping": True,
-                            "connect_args": {"options": "-c plan_cache_mode=force_custom_plan"}}
+                            "connect_args": {"options": "-c plan_cache_mode=force_custom_plan -c parallel_setup_cost=20000"}}
     if settings.database_url.startswith("sqlite"):
         # SQLite waits for a writer instead of failing at once with "database is locked".
         engine_options = {"connect_args": {"timeout": 30}}

@@ -447,6 +447,7 @@ class County:
         price = BASIC[3:]
         teams_of_village = self.team_of_village
         village_of = self.village_of
+        villages = self.villages
         ids = self.ids
         members = self.team_members
         uid = self.uid
@@ -476,13 +477,13 @@ class County:
                 if start is not None:
                     decided_at = self.moment(start, 9 * 3600 + 30 * 60)
                     self.contract_team[i] = team
-                    yield (cid, ids[i], self.team_ids[team], doctor, status, start, end, None, "staff", doctor,
-                           doctor, decided_at, None, None, *price, created, decided_at)
+                    yield (cid, ids[i], villages[village_of[i]][0], self.team_ids[team], doctor, status, start,
+                           end, None, "staff", doctor, doctor, decided_at, None, None, *price, created, decided_at)
                 else:
-                    yield (cid, ids[i], self.team_ids[team], doctor, status, None, None, None, "staff", doctor,
-                           None, None, None, None, *price, created, created)
+                    yield (cid, ids[i], villages[village_of[i]][0], self.team_ids[team], doctor, status, None,
+                           None, None, "staff", doctor, None, None, None, None, *price, created, created)
 
-        copier.copy("contracts", ["id", "resident_id", "team_id", "doctor_id", "status", "start_date", "end_date",
+        copier.copy("contracts", ["id", "resident_id", "region_code", "team_id", "doctor_id", "status", "start_date", "end_date",
                                   "renewal_of", "created_by_kind", "created_by_id", "decided_by_id", "decided_at",
                                   "ended_on", "reason", "price_fen", "public_health_fen", "insurance_fen",
                                   "self_pay_fen", "created_at", "updated_at"], rows(),
@@ -516,7 +517,7 @@ class County:
             return days[d + 400]
 
         ladder = [(step, day(offset)) for step, offset in LADDER]
-        cond_cols = ["id", "resident_id", "disease", "diagnosed_on", "registered_on", "registered_by_id",
+        cond_cols = ["id", "resident_id", "region_code", "disease", "diagnosed_on", "registered_on", "registered_by_id",
                      "deregistered_on", "deregistration_reason", "next_due_on", "last_follow_up_id",
                      "last_visited_on", "urgent", "created_at", "updated_at"]
         fu_cols = ["id", "resident_id", "condition_id", "disease", "visited_on", "method", "sbp", "dbp",
@@ -535,6 +536,7 @@ class County:
                 team = self.team_of_village[self.village_of[i]]
             doctors = self.team_members[team]
             rid = self.ids[i]
+            region = self.villages[self.village_of[i]][0]
             cid = uid()
             if random_() < 0.12:  # taken into management this year (or the last weeks, early in January)
                 span = into_year if into_year >= 30 else 60
@@ -618,11 +620,11 @@ class County:
                 due = outcome.next_due_on
             created = self.moment(registered, 9 * 3600)
             if last is None:
-                conditions.append((cid, rid, disease, diagnosed, registered, registered_by, None, None, due, None,
+                conditions.append((cid, rid, region, disease, diagnosed, registered, registered_by, None, None, due, None,
                                    None, False, created, created))
             else:
                 fid, visited, next_due, urgent, updated = last
-                conditions.append((cid, rid, disease, diagnosed, registered, registered_by, None, None, next_due,
+                conditions.append((cid, rid, region, disease, diagnosed, registered, registered_by, None, None, next_due,
                                    fid, visited, urgent, created, updated))
             self.condition_count[(self.village_of[i], disease)] += 1
 

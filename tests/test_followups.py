@@ -304,3 +304,28 @@ def test_pregnancy_makes_raised_pressure_urgent(client, world):
     response = visit(client, doctor, young, sbp=145, dbp=88)
     assert response.get_json()["urgent_referral"] is True
     assert response.get_json()["referral_reasons"] == ["pregnant_bp_gt_140_90"]
+
+
+def test_a_resident_who_moves_takes_the_due_list_along_and_stays_on_the_contracted_teams(client, world):
+    """Conditions and contracts keep a copy of the resident's village for the work lists: a move
+    rewrites both, the new village's team sees the patient, and the team holding the contract
+    still does (it is now outside its villages)."""
+    doctor, elder = world["doctor"], world["elder"]
+    register(client, doctor, elder, registered_on="2025-01-01")
+    created = client.post("/api/v1/contracts", headers=doctor, json={
+        "resident_id": elder.id, "team_id": world["county"].teams["a"].id, "package_codes": ["basic"]})
+    assert client.post(f"/api/v1/contracts/{created.get_json()['id']}/approve", headers=doctor,
+                       json={}).status_code == 200
+    doctor_b = world["county"].headers(client, "doctor_b")
+    assert due(client, doctor_b) == []
+
+    moved = client.patch(f"/api/v1/residents/{elder.id}", headers=world["county"].headers(client, "county_admin"),
+                         json={"region_code": VILLAGE_B1})
+    assert moved.status_code == 200, moved.get_json()
+    from backend.contracts.models import Contract
+    copies = {db.session.scalar(sa.select(Condition.region_code).where(Condition.resident_id == elder.id)),
+              db.session.scalar(sa.select(Contract.region_code).where(Contract.resident_id == elder.id))}
+    assert copies == {VILLAGE_B1}
+    assert [i["resident"]["name"] for i in due(client, doctor_b)] == ["高玉兰"]
+    assert [i["resident"]["name"] for i in due(client, doctor)] == ["高玉兰"]  # held by contract
+    assert due(client, world["county"].headers(client, "nurse_a"))[0]["resident"]["region_code"] == VILLAGE_B1

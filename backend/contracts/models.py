@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.directory.models import PricedMixin
 from backend.extensions import IdMixin, TimestampMixin, UTCDateTime, db
+from backend.residents.models import copies_resident_region
 
 _LIVE = "status IN ('pending', 'active')"
 
@@ -22,11 +23,15 @@ class Contract(IdMixin, TimestampMixin, PricedMixin, db.Model):
                  sqlite_where=sa.text(f"{_LIVE} AND renewal_of IS NULL")),
         sa.Index("uq_contracts_live_renewal", "renewal_of", unique=True,
                  postgresql_where=sa.text(_LIVE), sqlite_where=sa.text(_LIVE)),
-        sa.Index("ix_contracts_team_status", "team_id", "status"),
+        # The team's residents who live outside its villages are read from this index alone.
+        sa.Index("ix_contracts_team_status", "team_id", "status", "region_code",
+                 postgresql_include=["resident_id"]),
         sa.Index("ix_contracts_status_end", "status", "end_date"),
     )
 
     resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    # The resident's village, copied (see copies_resident_region).
+    region_code: Mapped[str | None] = mapped_column(sa.String(12))
     team_id: Mapped[str] = mapped_column(sa.ForeignKey("teams.id"))
     doctor_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")
@@ -48,6 +53,9 @@ class Contract(IdMixin, TimestampMixin, PricedMixin, db.Model):
     @property
     def package_codes(self) -> list[str]:
         return [p.package_code for p in self.packages]
+
+
+copies_resident_region(Contract)
 
 
 class ContractPackage(PricedMixin, db.Model):

@@ -93,12 +93,14 @@ def _contracted_counts(team_ids: list[str]) -> dict[str, int]:
 register_contracted_counter(_contracted_counts)
 
 
-def _contracted_with_my_teams(principal: Principal):
-    """Staff also see the residents their teams hold contracts with, wherever they live."""
+def _contracted_with_my_teams(principal: Principal, areas: set[str]):
+    """Staff also see the residents their teams hold contracts with, wherever they live (those
+    inside the areas are seen already, and left out here)."""
     if not principal.team_ids:
         return None
-    return sa.select(Contract.resident_id).where(Contract.team_id.in_(list(principal.team_ids)),
+    held = sa.select(Contract.resident_id).where(Contract.team_id.in_(list(principal.team_ids)),
                                                  Contract.status.in_(rules.LIVE_STATES))
+    return scope.outside_areas(held, Contract.region_code, areas)
 
 
 scope.register_staff_scope(_contracted_with_my_teams)

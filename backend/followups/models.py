@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import IdMixin, TimestampMixin, db
+from backend.residents.models import copies_resident_region
 
 DEREGISTRATION_REASONS = ("death", "moved_away", "diagnosis_withdrawn")
 _ACTIVE = "deregistered_on IS NULL"
@@ -22,9 +23,15 @@ class Condition(IdMixin, TimestampMixin, db.Model):
         # The doctors' due lists read this index instead of scanning follow-ups.
         sa.Index("ix_conditions_due", "next_due_on", postgresql_where=sa.text(_ACTIVE),
                  sqlite_where=sa.text(_ACTIVE)),
+        # A team's due list: its villages' active conditions, by prefix, then by due date.
+        sa.Index("ix_conditions_region_due", "region_code", "next_due_on",
+                 postgresql_ops={"region_code": "varchar_pattern_ops"},
+                 postgresql_where=sa.text(_ACTIVE), sqlite_where=sa.text(_ACTIVE)),
     )
 
     resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    # The resident's village, copied (see copies_resident_region).
+    region_code: Mapped[str | None] = mapped_column(sa.String(12))
     disease: Mapped[str] = mapped_column(sa.String(16))
     diagnosed_on: Mapped[date] = mapped_column(sa.Date)
     registered_on: Mapped[date] = mapped_column(sa.Date)
@@ -37,6 +44,9 @@ class Condition(IdMixin, TimestampMixin, db.Model):
     last_visited_on: Mapped[date | None] = mapped_column(sa.Date)
     # The latest visit asked for an urgent referral: such patients head the due list.
     urgent: Mapped[bool] = mapped_column(default=False)
+
+
+copies_resident_region(Condition)
 
 
 class FollowUp(TimestampMixin, db.Model):

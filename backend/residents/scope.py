@@ -22,8 +22,9 @@ from backend.extensions import db
 from backend.residents.models import AccountResident, Resident
 from backend.security.audit import record_access
 
-# A scope gives the ids of the residents it adds (a SELECT of one column), or None.
-StaffScope = Callable[[Principal], sa.Select | None]
+# A scope gives the ids of the residents it adds to a staff member's areas (a SELECT of one
+# column; it may leave out residents who live inside the area prefixes it is given), or None.
+StaffScope = Callable[[Principal, set[str]], sa.Select | None]
 _staff_scopes: list[StaffScope] = []
 
 
@@ -75,30 +76,47 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     prefixes = area_prefixes(principal)
     if prefixes is ALL:
         return sa.true()
-    clauses: list[ColumnElement[bool]] = [Resident.region_code.like(p + "%") for p in sorted(prefixes)]
-    clauses += [Resident.id.in_(ids) for ids in _added(principal)]
+    clauses: list[ColumnElement[bool]] = [in_areas(Resident.region_code, prefixes)] if prefixes else []
+    clauses += [Resident.id.in_(ids) for ids in added_ids(principal, prefixes)]
     return sa.or_(*clauses) if clauses else sa.false()
 
 
-def _added(principal: Principal) -> list[sa.Select]:
-    return [ids for ids in (scope(principal) for scope in _staff_scopes) if ids is not None]
+def in_areas(region_column, prefixes: set[str]) -> ColumnElement[bool]:
+    """``region_column`` lies in one of the areas (prefix matches, read through a pattern index)."""
+    return sa.or_(*(region_column.like(p + "%") for p in sorted(prefixes)))
 
 
-def visible_ids(principal: Principal) -> sa.Select | None:
-    """The same scope as ``visible_to``, as a SELECT of resident ids (None: everyone), for lists
-    that start from another table (the due list starts from the schedule's index): each part
-    is read through its own index instead of filtering every resident."""
-    if principal.kind == "account":
-        return sa.select(AccountResident.resident_id).where(AccountResident.account_id == principal.id)
-    prefixes = area_prefixes(principal)
-    if prefixes is ALL:
+def _after(prefix: str) -> str | None:
+    """The first code past every code that starts with ``prefix`` (codes are digits): '2208029' →
+    '2208030'; None past '999'."""
+    digits = prefix.rstrip("9")
+    if not digits:
         return None
-    parts = [sa.select(Resident.id).where(sa.or_(*(Resident.region_code.like(p + "%") for p in sorted(prefixes))))] \
-        if prefixes else []
-    parts += _added(principal)
-    if not parts:
-        return sa.select(Resident.id).where(sa.false())
-    return parts[0] if len(parts) == 1 else sa.union(*parts)
+    return digits[:-1] + str(int(digits[-1]) + 1) + "0" * (len(prefix) - len(digits))
+
+
+def outside_areas(ids: sa.Select, region_column, prefixes: set[str]) -> sa.Select | sa.CompoundSelect:
+    """The rows of ``ids`` whose ``region_column`` lies in none of the areas, read as the ranges
+    between them (one index range each), so that an index on the column skips the rows inside
+    (a NOT LIKE would read them all)."""
+    if not prefixes:
+        return ids
+    ranges: list[ColumnElement[bool]] = [region_column.is_(None)]
+    low: str | None = None
+    for prefix in sorted(prefixes):
+        below = region_column < prefix
+        ranges.append(below if low is None else sa.and_(region_column >= low, below))
+        low = _after(prefix)
+        if low is None:
+            break
+    if low is not None:
+        ranges.append(region_column >= low)
+    return sa.union_all(*(ids.where(r) for r in ranges))
+
+
+def added_ids(principal: Principal, prefixes: set[str]) -> list[sa.Select]:
+    """What other domains add to the areas ``prefixes`` of a staff member's scope."""
+    return [ids for ids in (scope(principal, prefixes) for scope in _staff_scopes) if ids is not None]
 
 
 def visible_resident(principal: Principal, resident_id: str) -> Resident:
