@@ -10,12 +10,19 @@ from backend.extensions import db
 
 
 @contextlib.contextmanager
-def unit_of_work(on_integrity_error: DomainError | None = None):
+def unit_of_work(on_integrity_error: DomainError | None = None, *, keep_loaded: bool = False):
     """A failed write changes no row. A constraint violation (a race that the checks
-    before it could not see) becomes ``on_integrity_error`` when one is given."""
+    before it could not see) becomes ``on_integrity_error`` when one is given. With
+    ``keep_loaded`` the rows written stay loaded after the commit (the answer is built from what
+    was just written, without reading it back)."""
     try:
         yield db.session
-        db.session.commit()
+        session = db.session()  # the request's Session behind the scoped proxy
+        session.expire_on_commit = not keep_loaded
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
     except IntegrityError:
         db.session.rollback()
         if on_integrity_error is not None:

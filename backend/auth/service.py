@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from backend.auth.passwords import verify_password
 from backend.auth.principal import Principal, register_loader
-from backend.directory.models import Staff
+from backend.directory.models import Staff, TeamMember
 from backend.errors import Unauthorized
 from backend.extensions import db
 
@@ -25,7 +26,9 @@ def staff_principal(staff: Staff) -> Principal:
 
 
 def _load_staff(staff_id: str) -> Principal | None:
-    staff = db.session.get(Staff, staff_id)
+    # Every staff request starts here: one statement for the staff member and its teams.
+    staff = db.session.get(Staff, staff_id, options=[
+        orm.joinedload(Staff.memberships).lazyload(TeamMember.staff)])
     if staff is None or not staff.active:
         return None
     return staff_principal(staff)

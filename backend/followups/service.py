@@ -167,8 +167,6 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
     resident = scope.visible_resident(principal, resident_id)
     follow_up_id = data.get("id") or new_id()
     body_hash = fingerprint(resident.id, data)
-    if data.get("id") and db.session.get(FollowUp, follow_up_id) is not None:
-        return _replay(follow_up_id, body_hash), False
     _check_readings(data, resident)
     condition = db.session.scalar(sa.select(Condition).where(
         Condition.resident_id == resident.id, Condition.disease == data["disease"],
@@ -195,26 +193,31 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
         **{**fields, "symptoms": list(fields.get("symptoms", []))},
     )
     try:
-        with unit_of_work() as session:
+        with unit_of_work(keep_loaded=True) as session:
             session.add(follow_up)
             session.flush()
-            _reschedule(condition)
+            _reschedule(condition, follow_up)
     except IntegrityError:
-        # The same id arrived twice at once: the other request stored it.
+        # The id is stored already (a resend, or the same id twice at once): the stored visit
+        # answers a resend of the same body, a different body is a conflict.
+        if db.session.get(FollowUp, follow_up_id) is None:
+            raise
         return _replay(follow_up_id, body_hash), False
     return follow_up, True
 
 
-def _reschedule(condition: Condition) -> None:
-    """The schedule follows the latest visit (a back-dated entry does not move it back)."""
-    latest = db.session.scalars(
-        sa.select(FollowUp).where(FollowUp.condition_id == condition.id)
-        .order_by(FollowUp.visited_on.desc(), FollowUp.created_at.desc()).limit(1)
-    ).first()
-    condition.next_due_on = latest.next_due_on
-    condition.last_follow_up_id = latest.id
-    condition.last_visited_on = latest.visited_on
-    condition.urgent = latest.urgent_referral
+def _reschedule(condition: Condition, visit: FollowUp) -> None:
+    """The schedule follows the latest visit (a back-dated entry does not move it back): one
+    conditional update, so two visits stored at once leave the later one in place."""
+    db.session.execute(
+        sa.update(Condition)
+        .where(Condition.id == condition.id,
+               sa.or_(Condition.last_visited_on.is_(None), Condition.last_visited_on <= visit.visited_on))
+        .values(next_due_on=visit.next_due_on, last_follow_up_id=visit.id, last_visited_on=visit.visited_on,
+                urgent=visit.urgent_referral, updated_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(condition)
 
 
 def follow_ups_of(resident_id: str, disease: str | None = None) -> sa.Select:
@@ -247,22 +250,28 @@ def due(principal: Principal, scope_name: str, window: str) -> sa.Select:
     """Active conditions due in the window, for residents in the caller's scope: urgent first,
     then the longest overdue."""
     today = clock.today()
-    statement = sa.select(Condition).where(Condition.deregistered_on.is_(None))
     if window == "overdue":
-        statement = statement.where(Condition.next_due_on < today)
+        in_window = Condition.next_due_on < today
     elif window == "today":
-        statement = statement.where(Condition.next_due_on == today)
+        in_window = Condition.next_due_on == today
     else:
-        statement = statement.where(Condition.next_due_on >= today,
-                                    Condition.next_due_on < today + timedelta(days=7))
+        in_window = sa.and_(Condition.next_due_on >= today, Condition.next_due_on < today + timedelta(days=7))
+    due_now = sa.and_(Condition.deregistered_on.is_(None), in_window)
+    statement = sa.select(Condition).where(due_now)
     if scope_name == "mine":
         statement = statement.where(Condition.resident_id.in_(
             sa.select(Contract.resident_id).where(Contract.doctor_id == principal.id,
                                                   Contract.status.in_(("pending", "active")))))
     else:
-        ids = scope.visible_ids(principal)
-        if ids is not None:
-            statement = statement.where(Condition.resident_id.in_(ids))
+        # The team's villages through the (region, due date) index, and the residents it holds
+        # contracts with elsewhere: each part small, never the whole area's residents.
+        prefixes = scope.area_prefixes(principal)
+        if prefixes is not scope.ALL:
+            parts = [sa.select(Condition.id).where(due_now, scope.in_areas(Condition.region_code, prefixes))] \
+                if prefixes else []
+            parts += [sa.select(Condition.id).where(due_now, Condition.resident_id.in_(ids))
+                      for ids in scope.added_ids(principal, prefixes)]
+            statement = statement.where(Condition.id.in_(sa.union_all(*parts)) if parts else sa.false())
     return statement.order_by(Condition.urgent.desc(), Condition.next_due_on, Condition.resident_id,
                               Condition.disease)
 
