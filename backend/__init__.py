@@ -48,7 +48,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from backend import health
+    from backend import console, health
     from backend.auth.routes import blp as auth_blp
     from backend.contracts.routes import blp as contracts_blp
     from backend.directory.routes import admin as directory_admin
@@ -73,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(records_blp, url_prefix=API_PREFIX)
     api.register_blueprint(notifications_blp, url_prefix=API_PREFIX)
     api.register_blueprint(stats_blp, url_prefix=API_PREFIX)
+    console.register(app)
 
     @app.route("/api/docs/assets/<path:filename>")
     def swagger_ui_assets(filename: str):
