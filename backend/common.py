@@ -65,7 +65,7 @@ def paginate(statement: sa.Select, page: int, page_size: int) -> dict:
     counted = statement.add_columns(sa.func.count().over().label("page_total"))
     rows = db.session.execute(counted.limit(page_size).offset((page - 1) * page_size)).all()
     if rows:
-        total = rows[0][-1]
+        total = rows[0].page_total
     elif page > 1:
         total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
     else:

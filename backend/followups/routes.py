@@ -1,19 +1,14 @@
 """Chronic conditions, follow-up visits and the doctors' due lists."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from backend import clock
 from backend.auth.principal import current_principal, require
 from backend.common import page_of, paginate
-from backend.directory.models import Region
-from backend.extensions import db
 from backend.followups import schemas as s
 from backend.followups import service
-from backend.followups.models import FollowUp
 from backend.residents import scope
-from backend.residents.models import Resident
 from backend.security.audit import current_action, record_access
 from backend.security.identity import age_on
 from backend.security.masking import mask_phone
@@ -84,44 +79,33 @@ def list_follow_ups(args, resident_id):
 def due_list(args):
     """待随访清单：紧急转诊的在前，其次逾期最久的"""
     principal = current_principal()
-    page = paginate(service.due(principal, args["scope"], args["window"]), args["page"], args["page_size"])
-    conditions = page["items"]
-    page["items"] = due_items(conditions)
-    record_access(principal, [c.resident_id for c in conditions], current_action())
+    page = service.due_page(principal, args["scope"], args["window"], args["page"], args["page_size"])
+    rows = page["items"]
+    page["items"] = due_items(rows)
+    record_access(principal, [row.Condition.resident_id for row in rows], current_action())
     return page
 
 
-def due_items(conditions) -> list[dict]:
+def due_items(rows) -> list[dict]:
     today = clock.today()
-    # Only the columns shown: a list of fifty decrypts fifty phones, and nothing else.
-    residents = {r.id: r for r in db.session.execute(
-        sa.select(Resident.id, Resident.name, Resident.phone, Resident.region_code, Resident.birth_date)
-        .where(Resident.id.in_({c.resident_id for c in conditions})))}
-    regions = dict(db.session.execute(sa.select(Region.code, Region.name).where(
-        Region.code.in_({r.region_code for r in residents.values() if r.region_code}))).all())
-    last = {f.id: f for f in db.session.execute(
-        sa.select(FollowUp.id, FollowUp.visited_on, FollowUp.classification, FollowUp.sbp, FollowUp.dbp,
-                  FollowUp.fasting_glucose, FollowUp.refer, FollowUp.urgent_referral)
-        .where(FollowUp.id.in_({c.last_follow_up_id for c in conditions if c.last_follow_up_id})))}
-    reminders = service.reminder_status(conditions)
+    reminders = service.reminder_status([row.Condition for row in rows])
     items = []
-    for c in conditions:
-        resident = residents[c.resident_id]
-        visit = last.get(c.last_follow_up_id)
+    for row in rows:
+        c = row.Condition
         reminder = reminders[c.id]
         items.append({
             "condition_id": c.id,
-            "resident": {"id": resident.id, "name": resident.name, "phone": mask_phone(resident.phone),
-                         "region_code": resident.region_code, "region": regions.get(resident.region_code),
-                         "age": age_on(resident.birth_date, today)},
+            "resident": {"id": c.resident_id, "name": row.name, "phone": mask_phone(row.phone),
+                         "region_code": row.region_code, "region": row.region_name,
+                         "age": age_on(row.birth_date, today)},
             "disease": c.disease,
             "due_on": c.next_due_on,
             "days_overdue": max(0, (today - c.next_due_on).days),
             "urgent": c.urgent,
-            "last": None if visit is None else {
-                "id": visit.id, "visited_on": visit.visited_on, "classification": visit.classification,
-                "sbp": visit.sbp, "dbp": visit.dbp, "fasting_glucose": visit.fasting_glucose,
-                "refer": visit.refer, "urgent_referral": visit.urgent_referral},
+            "last": None if c.last_follow_up_id is None or row.visited_on is None else {
+                "id": c.last_follow_up_id, "visited_on": row.visited_on, "classification": row.classification,
+                "sbp": row.sbp, "dbp": row.dbp, "fasting_glucose": row.fasting_glucose,
+                "refer": row.refer, "urgent_referral": row.urgent_referral},
             "reminder": {"status": reminder["status"], "at": reminder["at"]},
             "needs_call": reminder["needs_call"],
         })

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from backend import clock
 from backend.auth.principal import Principal
 from backend.contracts.models import Contract
+from backend.directory.models import Region
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, new_id
 from backend.followups import rules
@@ -230,6 +231,8 @@ def follow_ups_of(resident_id: str, disease: str | None = None) -> sa.Select:
 # Due lists
 
 WINDOWS = ("overdue", "today", "week")
+# Urgent referrals first, then the longest overdue; ties in a fixed order, so pages do not shift.
+DUE_ORDER = (Condition.urgent.desc(), Condition.next_due_on, Condition.resident_id, Condition.disease)
 
 ReminderSource = Callable[[list[Condition]], dict[str, dict]]
 _reminder_source: ReminderSource | None = None
@@ -272,8 +275,34 @@ def due(principal: Principal, scope_name: str, window: str) -> sa.Select:
             parts += [sa.select(Condition.id).where(due_now, Condition.resident_id.in_(ids))
                       for ids in scope.added_ids(principal, prefixes)]
             statement = statement.where(Condition.id.in_(sa.union_all(*parts)) if parts else sa.false())
-    return statement.order_by(Condition.urgent.desc(), Condition.next_due_on, Condition.resident_id,
-                              Condition.disease)
+    return statement.order_by(*DUE_ORDER)
+
+
+def due_page(principal: Principal, scope_name: str, window: str, page: int, page_size: int) -> dict:
+    """One page of the due list in one statement: the page's conditions chosen (and the whole
+    list counted) first, then each joined to the columns shown of its resident, the village's
+    name and the latest visit (fifty phones decrypted for a page of fifty, nothing else)."""
+    ordered = due(principal, scope_name, window)
+    chosen = ordered.with_only_columns(Condition.id, sa.func.count().over().label("total")) \
+        .limit(page_size).offset((page - 1) * page_size).subquery()
+    rows = db.session.execute(
+        sa.select(Condition, chosen.c.total, Resident.name, Resident.phone, Resident.region_code,
+                  Resident.birth_date, Region.name.label("region_name"), FollowUp.visited_on,
+                  FollowUp.classification, FollowUp.sbp, FollowUp.dbp, FollowUp.fasting_glucose, FollowUp.refer,
+                  FollowUp.urgent_referral)
+        .join(chosen, chosen.c.id == Condition.id)
+        .join(Resident, Resident.id == Condition.resident_id)
+        .outerjoin(Region, Region.code == Resident.region_code)
+        .outerjoin(FollowUp, FollowUp.id == Condition.last_follow_up_id)
+        .order_by(*DUE_ORDER)
+    ).all()
+    if rows:
+        total = rows[0].total
+    elif page > 1:
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(ordered.order_by(None).subquery()))
+    else:
+        total = 0
+    return {"items": rows, "page": page, "page_size": page_size, "total": total}
 
 
 def next_follow_ups(conditions: list[Condition], today: date) -> list[dict]:
