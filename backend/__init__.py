@@ -54,6 +54,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.directory.routes import admin as directory_admin
     from backend.directory.routes import public as directory_public
     from backend.followups.routes import blp as followups_blp
+    from backend.fulfilment.routes import blp as fulfilment_blp
     from backend.notifications.routes import blp as notifications_blp
     from backend.records.routes import blp as records_blp
     from backend.stats.routes import blp as stats_blp
@@ -70,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(my_residents_blp, url_prefix=API_PREFIX)
     api.register_blueprint(contracts_blp, url_prefix=API_PREFIX)
     api.register_blueprint(followups_blp, url_prefix=API_PREFIX)
+    api.register_blueprint(fulfilment_blp, url_prefix=API_PREFIX)
     api.register_blueprint(records_blp, url_prefix=API_PREFIX)
     api.register_blueprint(notifications_blp, url_prefix=API_PREFIX)
     api.register_blueprint(stats_blp, url_prefix=API_PREFIX)

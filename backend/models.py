@@ -6,6 +6,7 @@ from backend.directory.models import (  # noqa: F401
 from backend.residents.models import Account, AccountResident, Resident, ResidentGroup  # noqa: F401
 from backend.security.models import AccessLog  # noqa: F401
 from backend.wechat.models import WeChatToken  # noqa: F401
-from backend.contracts.models import Contract, ContractPackage  # noqa: F401
+from backend.contracts.models import Contract, ContractItem, ContractPackage  # noqa: F401
 from backend.followups.models import Condition, FollowUp  # noqa: F401
 from backend.notifications.models import JobRun, Notification, SchedulerLease, SubscriptionCredit  # noqa: F401
+from backend.fulfilment.models import Call, ServiceDelivery  # noqa: F401

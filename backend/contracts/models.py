@@ -49,6 +49,10 @@ class Contract(IdMixin, TimestampMixin, PricedMixin, db.Model):
     packages: Mapped[list[ContractPackage]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="ContractPackage.package_code"
     )
+    # What the resident is owed for the term, copied from the packages' items when signed.
+    items: Mapped[list[ContractItem]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ContractItem.code"
+    )
 
     @property
     def package_codes(self) -> list[str]:
@@ -67,3 +71,16 @@ class ContractPackage(PricedMixin, db.Model):
     package_code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100))
     kind: Mapped[str] = mapped_column(sa.String(16))
+
+
+class ContractItem(db.Model):
+    """A service the contract owes the resident in its term (履约), as it stood when signed."""
+
+    __tablename__ = "contract_items"
+
+    contract_id: Mapped[str] = mapped_column(sa.ForeignKey("contracts.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    owed: Mapped[int] = mapped_column()
+    # Set for a chronic follow-up item: face-to-face follow-ups of that disease count toward it.
+    follow_up_disease: Mapped[str | None] = mapped_column(sa.String(16))

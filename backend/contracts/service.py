@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from backend import clock
 from backend.auth.principal import Principal
 from backend.contracts import rules
-from backend.contracts.models import Contract, ContractPackage
+from backend.contracts.models import Contract, ContractItem, ContractPackage
 from backend.directory import policy
+from backend.fulfilment import rules as fulfilment_rules
 from backend.directory.models import MONEY_FIELDS, ServicePackage, Team
 from backend.directory.regions import is_within
 from backend.directory.service import capacity_of, get_team, register_contracted_counter
@@ -162,6 +163,17 @@ def _expire_ended(resident_id: str, today: date) -> None:
     )
 
 
+def owe_items(contract: Contract, packages: list[ServicePackage], resident: Resident, today: date,
+              groups: set[str] | None = None) -> None:
+    """Copy onto the contract what its packages owe this resident for the term: the items for
+    everyone and for the groups the resident belongs to today."""
+    if groups is None:
+        groups = set(groups_of([resident], today)[resident.id])
+    contract.items = [ContractItem(code=i["code"], name=i["name"], owed=i["owed"],
+                                   follow_up_disease=i["follow_up_disease"])
+                      for i in fulfilment_rules.items_for([{"items": p.items} for p in packages], groups)]
+
+
 def price_contract(contract: Contract, packages: list[ServicePackage]) -> None:
     """Copy today's prices onto the contract, package by package and in total."""
     contract.packages = [
@@ -203,6 +215,7 @@ def sign_up(principal: Principal, data: dict) -> Contract:
         contract = Contract(resident_id=resident.id, team_id=team.id, doctor_id=data.get("doctor_id"),
                             status="pending", created_by_kind=principal.kind, created_by_id=principal.id)
         price_contract(contract, packages)
+        owe_items(contract, packages, resident, today)
         session.add(contract)
     return contract
 
@@ -228,6 +241,7 @@ def renew(principal: Principal, contract_id: str) -> Contract:
                             status="pending", renewal_of=previous.id, created_by_kind=principal.kind,
                             created_by_id=principal.id)
         price_contract(contract, packages)
+        owe_items(contract, packages, resident, today)
         session.add(contract)
     return contract
 

@@ -65,6 +65,10 @@ PACKAGES = [
 ]
 
 
+# Face-to-face follow-ups of the disease count toward these items.
+FOLLOW_UP_ITEMS = {"bp_follow_up": "hypertension", "fpg_follow_up": "diabetes"}
+
+
 def _code(township: str, index: int) -> str:
     return township[:9] + f"{index + 1:03d}"
 
@@ -124,7 +128,8 @@ def _packages() -> None:
         db.session.add(ServicePackage(
             code=code, name=name, kind=kind, price_fen=price, public_health_fen=ph, insurance_fen=ins,
             self_pay_fen=own, eligible_groups=groups,
-            items=[{"code": c, "name": n, "per_year": k, "eligible_groups": g} for c, n, k, g in items],
+            items=[{"code": c, "name": n, "per_year": k, "eligible_groups": g,
+                    "follow_up_disease": FOLLOW_UP_ITEMS.get(c)} for c, n, k, g in items],
         ))
     db.session.flush()
 

@@ -131,6 +131,9 @@ class PackageItemSchema(Schema):
     name = Name(required=True)
     per_year = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=0, max=366))
     eligible_groups = fields.List(fields.String(validate=validate.OneOf(GROUPS)), load_default=list)
+    follow_up_disease = fields.String(
+        allow_none=True, load_default=None, validate=validate.OneOf(("hypertension", "diabetes")),
+        metadata={"description": "慢病随访项目：该病种的面对面随访（门诊、入户）自动计入，不单独登记"})
 
 
 class ServicePackageSchema(Schema):

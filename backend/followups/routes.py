@@ -8,6 +8,7 @@ from backend.auth.principal import current_principal, require
 from backend.common import page_of, paginate
 from backend.followups import schemas as s
 from backend.followups import service
+from backend.fulfilment.service import call_status
 from backend.residents import scope
 from backend.security.audit import current_action, record_access
 from backend.security.identity import age_on
@@ -89,15 +90,17 @@ def due_list(args):
 def due_items(rows) -> list[dict]:
     today = clock.today()
     reminders = service.reminder_status([row.Condition for row in rows])
+    calls = call_status([row.Condition.resident_id for row in rows], clock.now())
     items = []
     for row in rows:
         c = row.Condition
         reminder = reminders[c.id]
+        call = calls.get(c.resident_id)
         items.append({
             "condition_id": c.id,
             "resident": {"id": c.resident_id, "name": row.name, "phone": mask_phone(row.phone),
                          "region_code": row.region_code, "region": row.region_name,
-                         "age": age_on(row.birth_date, today)},
+                         "age": age_on(row.birth_date, today), "phone_wrong": row.phone_wrong},
             "disease": c.disease,
             "due_on": c.next_due_on,
             "days_overdue": max(0, (today - c.next_due_on).days),
@@ -107,7 +110,9 @@ def due_items(rows) -> list[dict]:
                 "sbp": row.sbp, "dbp": row.dbp, "fasting_glucose": row.fasting_glucose,
                 "refer": row.refer, "urgent_referral": row.urgent_referral},
             "reminder": {"status": reminder["status"], "at": reminder["at"]},
-            "needs_call": reminder["needs_call"],
+            # A resident who promised on the phone to come is off the call list for a week.
+            "needs_call": reminder["needs_call"] and not (call and call["off_call_list"]),
+            "last_call": None if call is None else {"outcome": call["outcome"], "called_at": call["called_at"]},
         })
     return items
 

@@ -99,6 +99,7 @@ class DueResidentSchema(Schema):
     region = fields.String(allow_none=True)
     region_code = fields.String(allow_none=True)
     age = fields.Integer()
+    phone_wrong = fields.Boolean(metadata={"description": "电话随访发现号码错误，请更正电话"})
 
 
 class LastVisitSchema(Schema):
@@ -117,6 +118,11 @@ class ReminderStatusSchema(Schema):
     at = Timestamp(allow_none=True)
 
 
+class LastCallSchema(Schema):
+    outcome = fields.String(required=True)
+    called_at = Timestamp(required=True)
+
+
 class DueItemSchema(Schema):
     condition_id = fields.String(required=True)
     resident = fields.Nested(DueResidentSchema, required=True)
@@ -126,7 +132,9 @@ class DueItemSchema(Schema):
     urgent = fields.Boolean(required=True)
     last = fields.Nested(LastVisitSchema, allow_none=True)
     reminder = fields.Nested(ReminderStatusSchema, required=True)
-    needs_call = fields.Boolean(required=True)
+    needs_call = fields.Boolean(required=True, metadata={
+        "description": "提醒未送达或无法发送，需电话通知；答应来诊的电话后7天内为 false"})
+    last_call = fields.Nested(LastCallSchema, allow_none=True)
 
 
 class NextFollowUpSchema(Schema):

@@ -286,7 +286,7 @@ def due_page(principal: Principal, scope_name: str, window: str, page: int, page
     chosen = ordered.with_only_columns(Condition.id, sa.func.count().over().label("total")) \
         .limit(page_size).offset((page - 1) * page_size).subquery()
     rows = db.session.execute(
-        sa.select(Condition, chosen.c.total, Resident.name, Resident.phone, Resident.region_code,
+        sa.select(Condition, chosen.c.total, Resident.name, Resident.phone, Resident.phone_wrong, Resident.region_code,
                   Resident.birth_date, Region.name.label("region_name"), FollowUp.visited_on,
                   FollowUp.classification, FollowUp.sbp, FollowUp.dbp, FollowUp.fasting_glucose, FollowUp.refer,
                   FollowUp.urgent_referral)

@@ -6,6 +6,7 @@ from backend.common import Schema
 from backend.contracts.schemas import ContractSchema
 from backend.directory.schemas import TeamDetailSchema
 from backend.followups.schemas import ConditionSchema, FollowUpSchema, NextFollowUpSchema
+from backend.fulfilment.schemas import CallSchema, DeliverySchema, FulfilmentSchema
 from backend.residents.schemas import ResidentSchema
 
 
@@ -19,3 +20,8 @@ class HealthRecordSchema(Schema):
                              metadata={"description": "最近50次，最近的在前"})
     exams = fields.List(fields.Dict(), required=True)
     next_follow_ups = fields.List(fields.Nested(NextFollowUpSchema), required=True)
+    fulfilment = fields.Nested(FulfilmentSchema, allow_none=True, required=True,
+                               metadata={"description": "当前签约的履约进度（签约生效后）"})
+    services = fields.List(fields.Nested(DeliverySchema), required=True,
+                           metadata={"description": "最近50次签约服务，最近的在前"})
+    calls = fields.List(fields.Nested(CallSchema), required=True, metadata={"description": "电话记录，最近的在前"})

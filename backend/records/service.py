@@ -9,6 +9,7 @@ from backend.contracts.views import contract_views
 from backend.directory.service import get_team, team_views
 from backend.extensions import db
 from backend.followups import service as followups
+from backend.fulfilment import service as fulfilment
 from backend.residents import scope
 from backend.residents.service import resident_views
 
@@ -33,6 +34,9 @@ def health_record(principal: Principal, resident_id: str, action: str) -> dict:
         # Annual health examinations are not recorded by Jiayi yet; the list stays empty.
         "exams": [],
         "next_follow_ups": followups.next_follow_ups(conditions, today),
+        "fulfilment": fulfilment.current_fulfilment(resident.id, today),
+        "services": list(db.session.scalars(fulfilment.deliveries_of(resident.id).limit(RECENT_FOLLOW_UPS))),
+        "calls": [fulfilment.call_view(c) for c in fulfilment.calls_of(resident.id)],
     }
 
 

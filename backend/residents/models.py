@@ -36,6 +36,8 @@ class Resident(IdMixin, TimestampMixin, db.Model):
     id_number_index: Mapped[str] = mapped_column(sa.String(64), unique=True)
     phone: Mapped[str | None] = mapped_column("phone_enc", EncryptedText)
     phone_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    # A call found the number wrong: staff should fix it (cleared when the phone changes).
+    phone_wrong: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     birth_date: Mapped[date] = mapped_column(sa.Date, index=True)
     sex: Mapped[str] = mapped_column(sa.String(6))
     region_code: Mapped[str | None] = mapped_column(sa.ForeignKey("regions.code"), index=True)

@@ -22,6 +22,7 @@ class ResidentSchema(Schema):
     age = fields.Integer(required=True)
     id_number = fields.String(required=True, metadata={"description": "掩码：前6位与后4位"})
     phone = fields.String(allow_none=True, metadata={"description": "掩码：前3位与后4位"})
+    phone_wrong = fields.Boolean(metadata={"description": "电话随访发现号码错误，请更正电话"})
     region_code = fields.String(allow_none=True)
     region_name = fields.String(allow_none=True)
     address = fields.String(allow_none=True)

@@ -74,6 +74,7 @@ def _set_identity(resident: Resident, id_number: str) -> None:
 def _set_phone(resident: Resident, phone: str | None) -> None:
     resident.phone = phone
     resident.phone_index = blind_index(phone, "phone")
+    resident.phone_wrong = False  # a call found the old number wrong; this one is new
 
 
 def _set_groups(resident: Resident, groups: list[str]) -> None:
@@ -236,6 +237,7 @@ def resident_views(residents: list[Resident], relations: dict[str, str] | None =
             "age": _age(resident, today),
             "id_number": mask_id_number(resident.id_number),
             "phone": mask_phone(resident.phone),
+            "phone_wrong": resident.phone_wrong,
             "region_code": resident.region_code,
             "region_name": regions.get(resident.region_code),
             "address": resident.address,

@@ -1,0 +1,289 @@
+"""Contract fulfilment (履约): what each contract owes, what the team delivered, the team's
+work list of residents behind, and the calls made from the call list."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from backend import clock
+from backend.auth.principal import Principal
+from backend.contracts.models import Contract
+from backend.contracts.service import current_contract, ensure_may_see_team
+from backend.directory.service import get_team
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.extensions import db, new_id
+from backend.followups.models import Condition, FollowUp
+from backend.fulfilment import rules
+from backend.fulfilment.models import LEAVING, Call, ServiceDelivery
+from backend.residents import scope
+from backend.unit_of_work import unit_of_work
+
+COUNTED = ("active", "expired", "terminated")  # contracts with a term that was in force
+WILL_VISIT_DAYS = 7  # a resident who promised to come leaves the call list for this long
+ENDING_DAYS = 60
+CALL_REASONS = {"moved_away": "迁出本地", "died": "居民死亡"}
+DEREGISTER_REASONS = {"moved_away": "moved_away", "died": "death"}
+
+
+# What a contract owes and what was delivered
+
+def _term_end(contract: Contract) -> date:
+    """Deliveries count up to the term's end, or to the day a terminated contract ended."""
+    if contract.status == "terminated" and contract.ended_on and contract.ended_on < contract.end_date:
+        return contract.ended_on
+    return contract.end_date
+
+
+def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
+    """For each contract, its items' deliveries within the term up to ``on``: recorded services,
+    and face-to-face follow-ups for the follow-up items (each visit counted once)."""
+    started = [c for c in contracts if c.start_date is not None]
+    if not started:
+        return {}
+    resident_ids = {c.resident_id for c in started}
+    deliveries: dict[str, list[tuple[str, date]]] = {}
+    for resident_id, code, day in db.session.execute(
+        sa.select(ServiceDelivery.resident_id, ServiceDelivery.item_code, ServiceDelivery.delivered_on)
+        .where(ServiceDelivery.resident_id.in_(resident_ids), ServiceDelivery.delivered_on <= on)
+    ):
+        deliveries.setdefault(resident_id, []).append((code, day))
+    visits: dict[str, list[tuple[str, date]]] = {}
+    for resident_id, disease, day in db.session.execute(
+        sa.select(FollowUp.resident_id, FollowUp.disease, FollowUp.visited_on)
+        .where(FollowUp.resident_id.in_(resident_ids), FollowUp.method.in_(rules.FACE_TO_FACE),
+               FollowUp.visited_on <= on)
+    ):
+        visits.setdefault(resident_id, []).append((disease, day))
+    counts: dict[str, Counter] = {}
+    for contract in started:
+        start, end = contract.start_date, _term_end(contract)
+        by_disease = {i.follow_up_disease: i.code for i in contract.items if i.follow_up_disease}
+        plain = {i.code for i in contract.items if not i.follow_up_disease}
+        count: Counter = Counter()
+        for code, day in deliveries.get(contract.resident_id, ()):
+            if code in plain and start <= day <= end:
+                count[code] += 1
+        for disease, day in visits.get(contract.resident_id, ()):
+            if disease in by_disease and start <= day <= end:
+                count[by_disease[disease]] += 1
+        counts[contract.id] = count
+    return counts
+
+
+def fulfilment_view(contract: Contract, delivered: Counter, on: date) -> dict:
+    start, end = contract.start_date, contract.end_date
+    items = [rules.item_state(i.code, i.name, i.owed, delivered.get(i.code, 0), start, end, min(on, _term_end(contract)))
+             for i in contract.items]
+    follow_up_items = {i.code for i in contract.items if i.follow_up_disease}
+    return {
+        "contract_id": contract.id,
+        "resident_id": contract.resident_id,
+        "start_date": start,
+        "end_date": end,
+        "as_of": on,
+        "status": rules.status_of(items),
+        "items": [{"code": i.code, "name": i.name, "owed": i.owed, "delivered": i.delivered,
+                   "remaining": i.remaining, "owed_by_today": i.owed_by_today, "behind_by": i.behind_by,
+                   "counted_from": "follow_ups" if i.code in follow_up_items else "services"} for i in items],
+        "remaining": sum(i.remaining for i in items),
+        "behind_by": sum(i.behind_by for i in items),
+    }
+
+
+def views_of(contracts: list[Contract], on: date) -> dict[str, dict]:
+    counts = delivered_counts(contracts, on)
+    return {c.id: fulfilment_view(c, counts.get(c.id, Counter()), on) for c in contracts if c.start_date}
+
+
+def contract_fulfilment(principal: Principal, contract_id: str) -> dict:
+    """The contract's fulfilment for its resident's accounts and staff who see the resident."""
+    contract = db.session.get(Contract, contract_id)
+    if contract is None:
+        raise NotFound("签约不存在")
+    scope.visible_resident(principal, contract.resident_id)  # 404 outside the caller's scope
+    if contract.status not in COUNTED or contract.start_date is None:
+        raise Conflict("签约尚未生效，暂无履约情况", code="contract_not_started")
+    return views_of([contract], clock.today())[contract.id]
+
+
+def current_fulfilment(resident_id: str, today: date) -> dict | None:
+    """The health record's part: the fulfilment of the contract in force today, if any."""
+    contract = current_contract(resident_id, today)
+    if contract is None or contract.start_date is None or contract.start_date > today:
+        return None
+    return views_of([contract], today)[contract.id]
+
+
+# Delivery records
+
+def _fingerprint(resident_id: str, data: dict) -> str:
+    body = {k: v for k, v in data.items() if k != "id"}
+    canonical = json.dumps({"resident_id": resident_id, **body}, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replayed(delivery_id: str, body_hash: str) -> ServiceDelivery:
+    stored = db.session.get(ServiceDelivery, delivery_id)
+    if stored.body_hash != body_hash:
+        raise Conflict("该 id 已用于另一条服务记录", code="id_conflict")
+    return stored
+
+
+def _contract_on(resident_id: str, day: date) -> Contract | None:
+    """The contract whose term covered ``day`` (a terminated one only up to the day it ended)."""
+    return db.session.scalar(sa.select(Contract).where(
+        Contract.resident_id == resident_id, Contract.status.in_(COUNTED),
+        Contract.start_date <= day, Contract.end_date >= day,
+        sa.or_(Contract.status != "terminated", Contract.ended_on >= day),
+    ).order_by(Contract.start_date.desc()).limit(1))
+
+
+def record_delivery(principal: Principal, resident_id: str, data: dict) -> tuple[ServiceDelivery, bool]:
+    """Store a delivered service; returns (delivery, created). A resend of the same body returns
+    the stored one; the same id with another body is a conflict."""
+    resident = scope.visible_resident(principal, resident_id)
+    delivery_id = data.get("id") or new_id()
+    body_hash = _fingerprint(resident.id, data)
+    if data.get("id") and db.session.get(ServiceDelivery, delivery_id) is not None:
+        return _replayed(delivery_id, body_hash), False
+    day = data["delivered_on"]
+    if day > clock.today():
+        raise ValidationFailed({"delivered_on": ["服务日期不能晚于今天"]})
+    contract = _contract_on(resident.id, day)
+    if contract is None:
+        raise ValidationFailed({"delivered_on": ["该日期居民没有生效的签约"]})
+    if contract.team_id not in principal.team_ids:
+        raise Forbidden("只有签约团队的成员可以登记履约服务")
+    item = next((i for i in contract.items if i.code == data["item_code"]), None)
+    if item is None:
+        raise ValidationFailed({"item_code": ["该居民的签约不含此服务项目"]})
+    if item.follow_up_disease:
+        raise ValidationFailed({"item_code": ["随访项目由面对面随访自动计入，请登记随访"]})
+    delivery = ServiceDelivery(id=delivery_id, resident_id=resident.id, item_code=item.code, delivered_on=day,
+                               method=data["method"], notes=data.get("notes"), recorded_by_id=principal.id,
+                               body_hash=body_hash)
+    try:
+        with unit_of_work(keep_loaded=True) as session:
+            session.add(delivery)
+    except IntegrityError:
+        if db.session.get(ServiceDelivery, delivery_id) is None:
+            raise
+        return _replayed(delivery_id, body_hash), False
+    return delivery, True
+
+
+def deliveries_of(resident_id: str) -> sa.Select:
+    return sa.select(ServiceDelivery).where(ServiceDelivery.resident_id == resident_id) \
+        .order_by(ServiceDelivery.delivered_on.desc(), ServiceDelivery.created_at.desc())
+
+
+# The team's work list
+
+def team_work_list(principal: Principal, team_id: str, kind: str) -> list[dict]:
+    """``behind``: residents behind on their contract, most behind first; ``ending``: contracts
+    ending within 60 days with items still owed, soonest first."""
+    team = get_team(team_id)
+    ensure_may_see_team(principal, team)
+    today = clock.today()
+    statement = sa.select(Contract).where(Contract.team_id == team.id, Contract.status == "active",
+                                          Contract.start_date <= today, Contract.end_date >= today)
+    if kind == "ending":
+        statement = statement.where(Contract.end_date <= today + timedelta(days=ENDING_DAYS))
+    contracts = list(db.session.scalars(statement))
+    views = views_of(contracts, today)
+    if kind == "behind":
+        rows = [v for v in views.values() if v["status"] == "behind"]
+        rows.sort(key=lambda v: (-v["behind_by"], v["end_date"], v["contract_id"]))
+    else:
+        rows = [v for v in views.values() if v["remaining"] > 0]
+        rows.sort(key=lambda v: (v["end_date"], -v["remaining"], v["contract_id"]))
+    return rows
+
+
+# Calls
+
+def record_call(principal: Principal, resident_id: str, data: dict) -> Call:
+    resident = scope.visible_resident(principal, resident_id)
+    now = clock.now()
+    called_at = data.get("called_at") or now
+    if called_at > now + timedelta(minutes=5):
+        raise ValidationFailed({"called_at": ["通话时间不能晚于现在"]})
+    contract = current_contract(resident.id, clock.today())
+    team_id = contract.team_id if contract and contract.team_id in principal.team_ids else \
+        (principal.team_ids[0] if principal.team_ids else None)
+    call = Call(resident_id=resident.id, team_id=team_id, outcome=data["outcome"], notes=data.get("notes"),
+                called_at=called_at, called_by_id=principal.id,
+                confirmation="pending" if data["outcome"] in LEAVING else None)
+    with unit_of_work(keep_loaded=True) as session:
+        session.add(call)
+        if data["outcome"] == "wrong_number":
+            resident.phone_wrong = True
+    return call
+
+
+def confirm_call(principal: Principal, resident_id: str, call_id: str, confirm: bool) -> Call:
+    """Confirm (or dismiss) a moved-away or death outcome. Confirming ends the resident's
+    management here in one transaction: every active condition is deregistered and the
+    contracts are ended (an active one terminated, a pending one cancelled) with that reason."""
+    resident = scope.visible_resident(principal, resident_id)
+    call = db.session.get(Call, call_id)
+    if call is None or call.resident_id != resident.id:
+        raise NotFound("通话记录不存在")
+    if call.confirmation != "pending":
+        raise Conflict("该通话结果无需确认或已处理", code="invalid_transition")
+    today = clock.today()
+    with unit_of_work(keep_loaded=True):
+        call.confirmation = "confirmed" if confirm else "dismissed"
+        call.confirmed_by_id, call.confirmed_at = principal.id, clock.utcnow()
+        if confirm:
+            on = max(today, call.called_at.astimezone(clock.CIVIL_TZ).date()) if call.called_at else today
+            on = min(on, today)
+            for condition in db.session.scalars(sa.select(Condition).where(
+                    Condition.resident_id == resident.id, Condition.deregistered_on.is_(None))):
+                condition.deregistered_on = max(on, condition.registered_on)
+                condition.deregistration_reason = DEREGISTER_REASONS[call.outcome]
+            for contract in db.session.scalars(sa.select(Contract).where(
+                    Contract.resident_id == resident.id, Contract.status.in_(("pending", "active")))):
+                if contract.status == "pending":
+                    contract.status = "cancelled"
+                elif contract.end_date >= today:
+                    contract.status = "terminated"
+                else:
+                    continue  # its term had ended: it stays as it ended
+                contract.reason, contract.ended_on = CALL_REASONS[call.outcome], today
+                contract.decided_by_id, contract.decided_at = principal.id, clock.utcnow()
+    return call
+
+
+def calls_of(resident_id: str) -> list[Call]:
+    return list(db.session.scalars(sa.select(Call).where(Call.resident_id == resident_id)
+                                   .order_by(Call.called_at.desc(), Call.created_at.desc())))
+
+
+def call_status(resident_ids: list[str], now: datetime) -> dict[str, dict]:
+    """For the due list: each resident's latest call, and whether a promise to come keeps the
+    resident off the call list (for 7 days after a reached_will_visit call)."""
+    if not resident_ids:
+        return {}
+    latest: dict[str, Call] = {}
+    for call in db.session.scalars(sa.select(Call).where(
+            Call.resident_id.in_(set(resident_ids)), Call.called_at >= now - timedelta(days=90))
+            .order_by(Call.called_at.desc(), Call.created_at.desc())):
+        latest.setdefault(call.resident_id, call)
+    return {
+        resident_id: {"outcome": call.outcome, "called_at": call.called_at,
+                      "off_call_list": call.outcome == "reached_will_visit"
+                      and call.called_at > now - timedelta(days=WILL_VISIT_DAYS)}
+        for resident_id, call in latest.items()
+    }
+
+
+def call_view(call: Call) -> dict:
+    return {"id": call.id, "resident_id": call.resident_id, "team_id": call.team_id, "outcome": call.outcome,
+            "notes": call.notes, "called_at": call.called_at, "called_by_id": call.called_by_id,
+            "confirmation": call.confirmation, "confirmed_at": call.confirmed_at}

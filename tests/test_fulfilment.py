@@ -1,0 +1,341 @@
+"""Contract fulfilment (履约) and call outcomes through the HTTP API, with hand-counted
+expectations for the proration and the automatic counting of follow-ups."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from backend import clock
+from backend.extensions import db
+from backend.notifications.models import Notification
+from tests.factories import VILLAGE_A1, VILLAGE_B1, account_login, add_resident, id_number_for
+
+ITEMS = [
+    {"code": "health_check_65", "name": "老年人年度健康体检", "per_year": 1, "eligible_groups": ["elderly_65"]},
+    {"code": "bp_follow_up", "name": "高血压随访", "per_year": 4, "eligible_groups": ["hypertension"],
+     "follow_up_disease": "hypertension"},
+    {"code": "fpg_follow_up", "name": "糖尿病随访", "per_year": 4, "eligible_groups": ["diabetes"],
+     "follow_up_disease": "diabetes"},
+    {"code": "health_education", "name": "健康教育", "per_year": 2, "eligible_groups": []},
+    {"code": "tcm_guidance", "name": "中医药健康管理", "per_year": 1, "eligible_groups": ["elderly_65"]},
+]
+
+
+def at(moment: str) -> None:
+    clock.freeze(clock.parse_moment(moment))
+
+
+@pytest.fixture
+def world(client, wechat, county):
+    """An elderly hypertensive resident signed on 2026-03-02 (term to 2027-03-01, 365 days)."""
+    at("2026-03-02T09:00:00+08:00")
+    county.packages["basic"].items = ITEMS
+    db.session.commit()
+    elder = add_resident("高玉兰", id_number_for(date(1956, 1, 20), 262), "13900001111", VILLAGE_A1)
+    young = add_resident("高小军", id_number_for(date(1990, 6, 1), 271), "13900002222", VILLAGE_A1)
+    doctor = county.headers(client, "doctor_a")
+    family = account_login(client, wechat, "o-gao")
+    assert client.post("/api/v1/me/residents", headers=family, json={
+        "name": "高玉兰", "id_number": elder.id_number, "phone": "13900001111", "relation": "parent"}).status_code == 201
+    condition = client.post(f"/api/v1/residents/{elder.id}/conditions", headers=doctor,
+                            json={"disease": "hypertension", "diagnosed_on": "2020-05-01"}).get_json()
+    contract = sign(client, doctor, county, elder)
+    return {"county": county, "elder": elder, "young": young, "doctor": doctor, "family": family,
+            "contract": contract, "condition": condition}
+
+
+def sign(client, doctor, county, resident, start="2026-03-02"):
+    created = client.post("/api/v1/contracts", headers=doctor, json={
+        "resident_id": resident.id, "team_id": county.teams["a"].id, "package_codes": ["basic"]})
+    assert created.status_code == 201, created.get_json()
+    approved = client.post(f"/api/v1/contracts/{created.get_json()['id']}/approve", headers=doctor,
+                           json={"start_date": start})
+    assert approved.status_code == 200, approved.get_json()
+    return approved.get_json()
+
+
+def visit(client, headers, resident, day, method="clinic", visit_id=None):
+    return client.post(f"/api/v1/residents/{resident.id}/follow-ups", headers=headers, json={
+        "id": visit_id or str(uuid.uuid4()), "disease": "hypertension", "visited_on": day, "method": method,
+        "sbp": 132, "dbp": 82})
+
+
+def deliver(client, headers, resident, item_code, day, method="clinic", **extra):
+    return client.post(f"/api/v1/residents/{resident.id}/services", headers=headers, json={
+        "item_code": item_code, "delivered_on": day, "method": method, **extra})
+
+
+def fulfilment(client, headers, contract_id):
+    response = client.get(f"/api/v1/contracts/{contract_id}/fulfilment", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def by_code(view) -> dict:
+    return {i["code"]: (i["owed"], i["delivered"], i["remaining"], i["owed_by_today"]) for i in view["items"]}
+
+
+def test_acceptance_six_months_in_with_a_health_check_and_two_face_to_face_follow_ups(client, world):
+    elder, doctor = world["elder"], world["doctor"]
+    # Copied when signed: the items for everyone and for the resident's groups (not diabetes).
+    assert {i["code"] for i in fulfilment(client, doctor, world["contract"]["id"])["items"]} == \
+        {"health_check_65", "bp_follow_up", "health_education", "tcm_guidance"}
+
+    first = str(uuid.uuid4())
+    assert visit(client, doctor, elder, "2026-03-02", visit_id=first).status_code == 201
+    at("2026-04-10T09:00:00+08:00")
+    assert deliver(client, doctor, elder, "health_check_65", "2026-04-10").status_code == 201
+    at("2026-06-01T09:00:00+08:00")
+    assert visit(client, doctor, elder, "2026-06-01", method="home").status_code == 201
+    at("2026-06-15T09:00:00+08:00")
+    assert visit(client, doctor, elder, "2026-06-15", method="phone").status_code == 201  # not face to face
+
+    at("2026-09-01T10:00:00+08:00")  # 184 of the term's 365 days have passed (both ends counted)
+    # The first visit sent again (the app lost the answer): stored once, counted once.
+    assert visit(client, doctor, elder, "2026-03-02", visit_id=first).status_code == 200
+    view = fulfilment(client, world["family"], world["contract"]["id"])
+    assert view["as_of"] == "2026-09-01"
+    # (owed, delivered, remaining, owed by today): 4 × 184 // 365 = 2, 2 × 184 // 365 = 1.
+    assert by_code(view) == {"health_check_65": (1, 1, 0, 0), "bp_follow_up": (4, 2, 2, 2),
+                             "health_education": (2, 0, 2, 1), "tcm_guidance": (1, 0, 1, 0)}
+    assert {i["code"]: i["counted_from"] for i in view["items"]}["bp_follow_up"] == "follow_ups"
+    assert (view["status"], view["behind_by"], view["remaining"]) == ("behind", 1, 5)
+
+    assert deliver(client, world["county"].headers(client, "nurse_a"), elder, "health_education", "2026-08-20",
+                   method="group").status_code == 201
+    view = fulfilment(client, doctor, world["contract"]["id"])
+    assert view["status"] == "on_track" and view["behind_by"] == 0
+
+    record = client.get(f"/api/v1/residents/{elder.id}/health-record", headers=world["family"]).get_json()
+    assert record["fulfilment"]["status"] == "on_track"
+    assert [s["item_code"] for s in record["services"]] == ["health_education", "health_check_65"]
+
+
+def test_a_contract_is_complete_when_every_item_is_delivered(client, world):
+    elder, doctor = world["elder"], world["doctor"]
+    for day in ("2026-03-02", "2026-05-02", "2026-07-02", "2026-09-02"):
+        at(day + "T09:00:00+08:00")
+        assert visit(client, doctor, elder, day).status_code == 201
+    for code, day in (("health_check_65", "2026-03-05"), ("health_education", "2026-04-01"),
+                      ("health_education", "2026-08-01"), ("tcm_guidance", "2026-05-05")):
+        assert deliver(client, doctor, elder, code, day).status_code == 201
+    view = fulfilment(client, doctor, world["contract"]["id"])
+    assert view["status"] == "complete" and view["remaining"] == 0
+
+
+@pytest.mark.parametrize("owed, passed, expected", [(4, 91, 0), (4, 92, 1), (4, 365, 4), (2, 183, 1), (1, 364, 0)])
+def test_proration_rounds_down(owed, passed, expected):
+    from datetime import timedelta
+
+    from backend.fulfilment.rules import owed_by
+
+    start = date(2026, 3, 2)
+    assert owed_by(owed, start, date(2027, 3, 1), start + timedelta(days=passed - 1)) == expected
+
+
+def test_a_resent_service_is_stored_once_and_another_body_on_its_id_is_409(client, world):
+    body = {"id": str(uuid.uuid4()), "item_code": "health_education", "delivered_on": "2026-03-02",
+            "method": "group"}
+    url = f"/api/v1/residents/{world['elder'].id}/services"
+    assert client.post(url, headers=world["doctor"], json=body).status_code == 201
+    again = client.post(url, headers=world["doctor"], json=body)
+    assert again.status_code == 200 and again.get_json()["id"] == body["id"]
+    other = client.post(url, headers=world["doctor"], json={**body, "method": "clinic"})
+    assert other.status_code == 409 and other.get_json()["code"] == "id_conflict"
+    listed = client.get(url, headers=world["family"]).get_json()
+    assert listed["total"] == 1
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"item_code": "fpg_follow_up"}, "item_code"),            # not owed to this resident
+    ({"item_code": "bp_follow_up"}, "item_code"),             # counted from follow-ups
+    ({"item_code": "nonexistent"}, "item_code"),
+    ({"delivered_on": "2026-03-01"}, "delivered_on"),         # before the term
+    ({"delivered_on": "2026-03-03"}, "delivered_on"),         # in the future
+    ({"method": "telepathy"}, "method"),
+    ({"notes": "x" * 501}, "notes"),
+    ({"delivered_on": "2026-13-01"}, "delivered_on"),
+])
+def test_bad_services_are_422_naming_the_field_and_store_nothing(client, world, body, field):
+    payload = {"item_code": "health_education", "delivered_on": "2026-03-02", "method": "clinic", **body}
+    response = client.post(f"/api/v1/residents/{world['elder'].id}/services", headers=world["doctor"],
+                           json=payload)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]
+    assert client.get(f"/api/v1/residents/{world['elder'].id}/services",
+                      headers=world["doctor"]).get_json()["total"] == 0
+
+
+@pytest.mark.parametrize("who, status", [("nurse_a", 201), ("village_doctor", 201), ("doctor_b", 404),
+                                         ("county_admin", 403), ("inst_admin", 403)])
+def test_who_may_record_a_service(client, world, who, status):
+    response = deliver(client, world["county"].headers(client, who), world["elder"], "health_education",
+                       "2026-03-02")
+    assert response.status_code == status, response.get_json()
+
+
+def test_a_team_member_outside_the_contract_s_team_is_refused(client, world):
+    # The resident moves to team b's village: team b sees the resident, the contract stays team a's.
+    admin = world["county"].headers(client, "county_admin")
+    assert client.patch(f"/api/v1/residents/{world['elder'].id}", headers=admin,
+                        json={"region_code": VILLAGE_B1}).status_code == 200
+    response = deliver(client, world["county"].headers(client, "doctor_b"), world["elder"], "health_education",
+                       "2026-03-02")
+    assert response.status_code == 403
+
+
+def test_accounts_read_their_own_fulfilment_only(client, world, wechat):
+    contract_id = world["contract"]["id"]
+    assert client.post(f"/api/v1/residents/{world['elder'].id}/services", headers=world["family"], json={
+        "item_code": "health_education", "delivered_on": "2026-03-02", "method": "clinic"}).status_code == 403
+    stranger = account_login(client, wechat, "o-stranger")
+    assert client.get(f"/api/v1/contracts/{contract_id}/fulfilment", headers=stranger).status_code == 404
+    assert client.get(f"/api/v1/contracts/{contract_id}/fulfilment",
+                      headers=world["county"].headers(client, "doctor_other")).status_code == 404
+    assert client.get(f"/api/v1/contracts/{contract_id}/fulfilment").status_code == 401
+    assert client.get("/api/v1/contracts/nope/fulfilment", headers=world["doctor"]).status_code == 404
+    log = client.get(f"/api/v1/residents/{world['elder'].id}/access-log", headers=world["family"]).get_json()
+    assert "GET /api/v1/contracts/{contract_id}/fulfilment" not in [e["action"] for e in log["items"]]
+    fulfilment(client, world["doctor"], contract_id)
+    log = client.get(f"/api/v1/residents/{world['elder'].id}/access-log", headers=world["family"]).get_json()
+    assert "GET /api/v1/contracts/{contract_id}/fulfilment" in [e["action"] for e in log["items"]]
+
+
+def test_a_pending_contract_has_no_fulfilment_yet(client, world):
+    created = client.post("/api/v1/contracts", headers=world["doctor"], json={
+        "resident_id": world["young"].id, "team_id": world["county"].teams["a"].id, "package_codes": ["basic"]})
+    response = client.get(f"/api/v1/contracts/{created.get_json()['id']}/fulfilment", headers=world["doctor"])
+    assert response.status_code == 409 and response.get_json()["code"] == "contract_not_started"
+
+
+def test_the_team_work_list_shows_who_is_behind_and_what_ends_with_items_owed(client, world):
+    doctor, county = world["doctor"], world["county"]
+    at("2026-03-02T09:00:00+08:00")
+    sign(client, doctor, county, world["young"], start="2026-03-02")
+    at("2026-09-01T10:00:00+08:00")
+    assert deliver(client, doctor, world["young"], "health_education", "2026-05-01").status_code == 201
+    url = f"/api/v1/teams/{county.teams['a'].id}/fulfilment"
+    behind = client.get(url + "?kind=behind", headers=doctor).get_json()
+    # The elder owes 2 follow-ups and 1 health education by today; the young one is on track.
+    assert [(i["resident"]["name"], i["behind_by"]) for i in behind["items"]] == [("高玉兰", 3)]
+    assert behind["items"][0]["resident"]["phone"] == "139****1111"
+    assert client.get(url + "?kind=ending", headers=doctor).get_json()["items"] == []
+
+    at("2027-01-15T10:00:00+08:00")  # both terms end on 2027-03-01, within 60 days
+    ending = client.get(url + "?kind=ending", headers=doctor).get_json()
+    assert [(i["resident"]["name"], i["remaining"]) for i in ending["items"]] == [("高玉兰", 8), ("高小军", 1)]
+    assert client.get(url + "?kind=soon", headers=doctor).status_code == 422
+    assert client.get(url, headers=county.headers(client, "doctor_b")).status_code == 403
+    assert client.get(url, headers=county.headers(client, "inst_admin")).status_code == 200
+
+
+# Calls
+
+def call(client, headers, resident, outcome, **extra):
+    return client.post(f"/api/v1/residents/{resident.id}/calls", headers=headers, json={"outcome": outcome, **extra})
+
+
+def the_contract(client, headers, world) -> dict:
+    history = client.get(f"/api/v1/residents/{world['elder'].id}/contracts", headers=headers).get_json()["items"]
+    return next(c for c in history if c["id"] == world["contract"]["id"])
+
+
+def due(client, headers):
+    response = client.get("/api/v1/follow-ups/due?window=overdue", headers=headers)
+    assert response.status_code == 200
+    return response.get_json()["items"]
+
+
+def test_acceptance_a_moved_away_call_confirmed_terminates_the_contract_and_leaves_the_due_list(client, world):
+    elder, doctor = world["elder"], world["doctor"]
+    at("2026-04-01T10:00:00+08:00")  # the first follow-up was due on 2026-03-16
+    assert [i["resident"]["name"] for i in due(client, doctor)] == ["高玉兰"]
+    made = call(client, doctor, elder, "moved_away", notes="家属称已随子女去长春")
+    assert made.status_code == 201
+    assert (made.get_json()["outcome"], made.get_json()["confirmation"]) == ("moved_away", "pending")
+    # Nothing ends before the confirmation.
+    assert the_contract(client, doctor, world)["status"] == "active"
+    assert len(due(client, doctor)) == 1
+
+    confirmed = client.post(f"/api/v1/residents/{elder.id}/calls/{made.get_json()['id']}/confirm",
+                            headers=world["county"].headers(client, "nurse_a"), json={"confirm": True})
+    assert confirmed.status_code == 200 and confirmed.get_json()["confirmation"] == "confirmed"
+    contract = the_contract(client, doctor, world)
+    assert (contract["status"], contract["reason"], contract["ended_on"]) == ("terminated", "迁出本地", "2026-04-01")
+    conditions = client.get(f"/api/v1/residents/{elder.id}/conditions", headers=doctor).get_json()
+    assert [(c["deregistered_on"], c["deregistration_reason"]) for c in conditions] == \
+        [("2026-04-01", "moved_away")]
+    assert due(client, doctor) == []
+    again = client.post(f"/api/v1/residents/{elder.id}/calls/{made.get_json()['id']}/confirm", headers=doctor,
+                        json={"confirm": True})
+    assert again.status_code == 409 and again.get_json()["code"] == "invalid_transition"
+    record = client.get(f"/api/v1/residents/{elder.id}/health-record", headers=world["family"]).get_json()
+    assert [(c["outcome"], c["confirmation"]) for c in record["calls"]] == [("moved_away", "confirmed")]
+
+
+def test_a_death_dismissed_changes_nothing(client, world):
+    made = call(client, world["doctor"], world["elder"], "died").get_json()
+    dismissed = client.post(f"/api/v1/residents/{world['elder'].id}/calls/{made['id']}/confirm",
+                            headers=world["doctor"], json={"confirm": False})
+    assert dismissed.get_json()["confirmation"] == "dismissed"
+    assert the_contract(client, world["doctor"], world)["status"] == "active"
+
+
+def test_a_promise_to_come_takes_the_resident_off_the_call_list_for_seven_days(client, world):
+    elder, doctor = world["elder"], world["doctor"]
+    at("2026-04-01T10:00:00+08:00")
+    condition = world["condition"]
+    db.session.add(Notification(idempotency_key="k1", resident_id=elder.id, reason="follow_up",
+                                subject_id=condition["id"], due_on=date(2026, 3, 16), step="due_day",
+                                template_id="t", page="p", data={}, send_after=clock.now(), status="failed"))
+    db.session.commit()
+    assert due(client, doctor)[0]["needs_call"] is True
+    assert call(client, doctor, elder, "no_answer").status_code == 201
+    item = due(client, doctor)[0]
+    assert item["needs_call"] is True and item["last_call"]["outcome"] == "no_answer"
+    assert call(client, doctor, elder, "reached_will_visit").status_code == 201
+    assert due(client, doctor)[0]["needs_call"] is False
+    at("2026-04-07T23:00:00+08:00")
+    assert due(client, doctor)[0]["needs_call"] is False
+    at("2026-04-08T10:30:00+08:00")  # seven days on: back on the list until the visit
+    assert due(client, doctor)[0]["needs_call"] is True
+
+
+def test_a_wrong_number_asks_staff_to_fix_the_phone_until_it_is_changed(client, world):
+    elder, doctor = world["elder"], world["doctor"]
+    assert call(client, doctor, elder, "wrong_number").status_code == 201
+    shown = client.get(f"/api/v1/residents/{elder.id}", headers=doctor).get_json()
+    assert shown["phone_wrong"] is True
+    assert client.patch(f"/api/v1/residents/{elder.id}", headers=doctor,
+                        json={"phone": "13900009999"}).status_code == 200
+    assert client.get(f"/api/v1/residents/{elder.id}", headers=doctor).get_json()["phone_wrong"] is False
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"outcome": "busy"}, "outcome"), ({}, "outcome"), ({"outcome": "no_answer", "called_at": "2026-03-02T09:00"},
+                                                         "called_at"),
+    ({"outcome": "no_answer", "called_at": "2026-03-03T09:00:00+08:00"}, "called_at"),
+    ({"outcome": "no_answer", "notes": "x" * 501}, "notes"),
+])
+def test_bad_calls_are_422_and_store_nothing(client, world, body, field):
+    response = client.post(f"/api/v1/residents/{world['elder'].id}/calls", headers=world["doctor"], json=body)
+    assert response.status_code == 422 and field in response.get_json()["errors"]
+    assert client.get(f"/api/v1/residents/{world['elder'].id}/calls", headers=world["doctor"]).get_json() == []
+
+
+@pytest.mark.parametrize("who, status", [("nurse_a", 201), ("doctor_b", 404), ("county_admin", 403)])
+def test_who_may_record_a_call(client, world, who, status):
+    assert call(client, world["county"].headers(client, who), world["elder"], "no_answer").status_code == status
+    assert call(client, world["family"], world["elder"], "no_answer").status_code == 403
+
+
+def test_confirming_needs_a_pending_call_of_this_resident(client, world):
+    doctor = world["doctor"]
+    made = call(client, doctor, world["elder"], "no_answer").get_json()
+    url = f"/api/v1/residents/{world['elder'].id}/calls/{made['id']}/confirm"
+    assert client.post(url, headers=doctor, json={"confirm": True}).status_code == 409
+    assert client.post(url, headers=doctor, json={}).status_code == 422
+    other = f"/api/v1/residents/{world['young'].id}/calls/{made['id']}/confirm"
+    assert client.post(other, headers=doctor, json={"confirm": True}).status_code == 404
