@@ -31,4 +31,4 @@ def test_the_console_reads_only_the_statistics_and_the_staff_member(client):
     script = client.get("/console/static/console.js").get_data(as_text=True)
     called = set(re.findall(r'"(/(?:stats|me|auth)[^"?]*)', script))
     assert called == {"/auth/staff/login", "/me", "/stats/contracts", "/stats/chronic", "/stats/teams",
-                      "/stats/trend"}
+                      "/stats/trend", "/stats/fulfilment", "/stats/calls"}

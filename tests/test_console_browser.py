@@ -98,6 +98,10 @@ def expect_figures(page, client, headers, region_code: str) -> dict:
     assert card(page, "dm-controlled")[0] == pct(dm["control_rate"])
     assert page.locator("#groups tr[data-group=elderly_65] td").nth(3).inner_text() == \
         pct(contracts["groups"]["elderly_65"]["rate"])
+    fulfilment = client.get(f"/api/v1/stats/fulfilment?region_code={region_code}", headers=headers).get_json()
+    assert card(page, "fulfilment") == (
+        pct(fulfilment["fulfilment_rate"]),
+        f"{fulfilment['on_track'] + fulfilment['complete']:,} / {fulfilment['contracted']:,} 人")
     return contracts
 
 
@@ -134,6 +138,13 @@ def test_the_county_admin_sees_the_api_figures_drills_to_a_village_and_downloads
                           + page.input_value("#as-of"), headers={**headers, "Accept": "text/csv"})
     assert Path(saved).read_bytes() == expected.data
     assert download.value.suggested_filename.endswith(".csv") and village["name"] in download.value.suggested_filename
+
+    page.select_option("#csv-kind", "fulfilment")
+    with page.expect_download() as download:
+        page.click("#download")
+    expected = client.get(f"/api/v1/stats/fulfilment?region_code={village['code']}&as_of="
+                          + page.input_value("#as-of"), headers={**headers, "Accept": "text/csv"})
+    assert Path(download.value.path()).read_bytes() == expected.data
 
     # Back up by the breadcrumb.
     page.locator("#breadcrumb a", has_text=county["region"]["name"]).click()

@@ -339,3 +339,99 @@ def test_confirming_needs_a_pending_call_of_this_resident(client, world):
     assert client.post(url, headers=doctor, json={}).status_code == 422
     other = f"/api/v1/residents/{world['young'].id}/calls/{made['id']}/confirm"
     assert client.post(other, headers=doctor, json={"confirm": True}).status_code == 404
+
+
+# Statistics
+
+def test_the_county_fulfilment_rate_equals_a_hand_count(client, world):
+    """On 2026-09-01: the elder is on track, the young adult behind (health education owed
+    once by now, none given), the elder of 青山村 complete: 2 of 3 residents, 2/3."""
+    county, doctor, elder = world["county"], world["doctor"], world["elder"]
+    far = add_resident("鲁大成", id_number_for(date(1960, 1, 1), 281), "13900003333", VILLAGE_B1)
+    doctor_b = county.headers(client, "doctor_b")
+    sign(client, doctor, county, world["young"])
+    created = client.post("/api/v1/contracts", headers=doctor_b, json={
+        "resident_id": far.id, "team_id": county.teams["b"].id, "package_codes": ["basic"]})
+    client.post(f"/api/v1/contracts/{created.get_json()['id']}/approve", headers=doctor_b,
+                json={"start_date": "2026-03-02"})
+    assert visit(client, doctor, elder, "2026-03-02").status_code == 201
+    at("2026-06-01T09:00:00+08:00")
+    assert visit(client, doctor, elder, "2026-06-01").status_code == 201
+    for who, resident, code in ((doctor, elder, "health_check_65"), (doctor, elder, "health_education"),
+                                (doctor_b, far, "health_check_65"), (doctor_b, far, "tcm_guidance"),
+                                (doctor_b, far, "health_education"), (doctor_b, far, "health_education")):
+        assert deliver(client, who, resident, code, "2026-05-20").status_code == 201
+    at("2026-09-01T10:00:00+08:00")
+    assert call(client, doctor, elder, "no_answer").status_code == 201
+    assert call(client, doctor, elder, "reached_will_visit").status_code == 201
+    assert call(client, doctor_b, far, "wrong_number").status_code == 201
+
+    admin = county.headers(client, "county_admin")
+    stats = client.get("/api/v1/stats/fulfilment", headers=admin).get_json()
+    assert (stats["contracted"], stats["on_track"], stats["complete"], stats["behind"]) == (3, 1, 1, 1)
+    assert stats["fulfilment_rate"] == 0.6667
+    children = {c["region"]["name"]: (c["contracted"], c["fulfilment_rate"]) for c in stats["children"]}
+    assert children["平安镇"] == (2, 0.5) and children["青山镇"] == (1, 1.0)
+    assert {t["team"]["name"]: t["fulfilment_rate"] for t in stats["teams"]} == \
+        {"平安镇家医一队": 0.5, "青山镇家医一队": 1.0}
+    items = {i["code"]: i for i in stats["items"]}
+    # Health education: owed 2 each, 1 each by today (3); given 1 + 0 + 2, of which 1 + 0 + 1 count.
+    he = items["health_education"]
+    assert (he["contracts"], he["owed"], he["owed_by_today"], he["delivered"], he["delivered_of_owed_by_today"],
+            he["delivery_rate"]) == (3, 6, 3, 3, 2, 0.6667)
+    assert items["bp_follow_up"]["delivered"] == 2 and items["bp_follow_up"]["delivery_rate"] == 1.0
+
+    before = client.get("/api/v1/stats/fulfilment?as_of=2026-03-01", headers=admin).get_json()
+    assert (before["contracted"], before["fulfilment_rate"]) == (0, None)
+    csv_text = client.get("/api/v1/stats/fulfilment", headers={**admin, "Accept": "text/csv"}).data.decode("utf-8-sig")
+    assert "履约率" in csv_text.splitlines()[0] and "0.6667" in csv_text.splitlines()[1]
+    assert any(line.startswith("服务项目,health_education,健康教育,3,6,3,3,2,0.6667") for line in csv_text.splitlines())
+
+    calls = client.get("/api/v1/stats/calls", headers=admin).get_json()
+    assert (calls["calls"], calls["outcomes"]["no_answer"], calls["outcomes"]["wrong_number"]) == (3, 1, 1)
+    assert {t["team"]["name"]: t["calls"] for t in calls["teams"]} == {"平安镇家医一队": 2, "青山镇家医一队": 1}
+    calls_csv = client.get("/api/v1/stats/calls", headers={**admin, "Accept": "text/csv"}).data.decode("utf-8-sig")
+    assert calls_csv.splitlines()[-1].startswith("合计,2026-08-03,2026-09-01,3,1,0,1,1,0,0")
+
+    township = client.get("/api/v1/stats/fulfilment", headers=county.headers(client, "inst_admin")).get_json()
+    assert (township["region"]["name"], township["contracted"]) == ("平安镇", 2)
+
+
+@pytest.mark.parametrize("query, field", [("as_of=2027-01-01", "as_of"), ("as_of=nope", "as_of")])
+def test_bad_fulfilment_stats_queries_are_422(client, world, query, field):
+    response = client.get(f"/api/v1/stats/fulfilment?{query}", headers=world["county"].headers(client, "county_admin"))
+    assert response.status_code == 422 and field in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("query, field", [("to=2026-03-03", "to"), ("from=2026-03-02&to=2026-03-01", "from"),
+                                          ("from=2024-01-01&to=2026-03-01", "from")])
+def test_bad_call_stats_queries_are_422(client, world, query, field):
+    response = client.get(f"/api/v1/stats/calls?{query}", headers=world["county"].headers(client, "county_admin"))
+    assert response.status_code == 422 and field in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/stats/fulfilment", "/api/v1/stats/calls"])
+def test_fulfilment_statistics_are_for_administrators_in_their_region(client, world, path):
+    county = world["county"]
+    assert client.get(path, headers=world["doctor"]).status_code == 403
+    assert client.get(path, headers=world["family"]).status_code == 403
+    assert client.get(path + "?region_code=220802200000", headers=county.headers(client, "inst_admin")).status_code == 403
+
+
+def test_reminders_mention_what_the_contract_still_owes(client, world):
+    import sqlalchemy as sa
+
+    from scheduled.jobs import run_recorded
+
+    def planned(reason: str) -> list[dict]:
+        return [n.data for n in db.session.scalars(sa.select(Notification).where(Notification.reason == reason))]
+
+    at("2026-03-13T07:30:00+08:00")  # three days before the first follow-up is due
+    run_recorded("plan-follow-up-reminders", clock.now(), "test")
+    assert [d["thing1"]["value"] for d in planned("follow_up")] == ["高血压随访（本签约期还需4次）"]
+
+    assert deliver(client, world["doctor"], world["elder"], "health_check_65", "2026-03-13").status_code == 201
+    at("2027-01-30T07:30:00+08:00")  # 30 days before the term ends on 2027-03-01
+    run_recorded("plan-renewal-reminders", clock.now(), "test")
+    # Still owed: 4 follow-ups, 2 health educations, the TCM guidance; the health check is done.
+    assert [d["thing1"]["value"] for d in planned("renewal")] == ["家庭医生签约服务（尚有3项未完成）"]

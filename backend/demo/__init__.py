@@ -16,6 +16,7 @@ from backend import clock
 from backend.demo.contracts import load_contracts
 from backend.demo.directory import load_directory
 from backend.demo.followups import load_follow_ups
+from backend.demo.fulfilment import load_fulfilment
 from backend.demo.populations import load_populations
 from backend.demo.residents import load_residents
 from backend.extensions import db
@@ -33,6 +34,7 @@ def load_demo(seed: int) -> dict:
     wechat = load_residents(rng, fake, today)
     load_contracts(rng, today)
     load_follow_ups(rng, today)
+    load_fulfilment(rng, today)
     load_populations(today)
     db.session.commit()
     return {"staff": staff, "wechat": wechat}

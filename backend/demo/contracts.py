@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from backend import clock
 from backend.contracts.models import Contract
 from backend.contracts.rules import end_date_for
-from backend.contracts.service import owe_items, price_contract
+from backend.contracts.service import price_contract
 from backend.directory.models import ServicePackage, Team
 from backend.demo.directory import serving_team
 from backend.extensions import db
@@ -49,7 +49,6 @@ def load_contracts(rng: random.Random, today: date) -> None:
                      created_at=_moment(signed), decided_by_id=doctor if start else None,
                      decided_at=_moment(start) if start else None)
         price_contract(c, [packages[code] for code in chosen])
-        owe_items(c, [packages[code] for code in chosen], resident, today, set(groups[resident.id]))
         db.session.add(c)
         db.session.flush()
         return c

@@ -119,6 +119,26 @@ def current_fulfilment(resident_id: str, today: date) -> dict | None:
     return views_of([contract], today)[contract.id]
 
 
+def still_owed(resident_ids: set[str], today: date) -> dict[str, dict]:
+    """For the reminders: per resident with a contract in force today, how many items still
+    owe something and how many face-to-face follow-ups each disease still needs this term."""
+    if not resident_ids:
+        return {}
+    contracts = list(db.session.scalars(sa.select(Contract).where(
+        Contract.resident_id.in_(resident_ids), Contract.status == "active",
+        Contract.start_date <= today, Contract.end_date >= today)))
+    views = views_of(contracts, today)
+    owed: dict[str, dict] = {}
+    for contract in contracts:
+        view = views[contract.id]
+        diseases = {i.code: i.follow_up_disease for i in contract.items if i.follow_up_disease}
+        owed[contract.resident_id] = {
+            "items": sum(1 for i in view["items"] if i["remaining"] > 0),
+            "follow_ups": {diseases[i["code"]]: i["remaining"] for i in view["items"] if i["code"] in diseases},
+        }
+    return owed
+
+
 # Delivery records
 
 def _fingerprint(resident_id: str, data: dict) -> str:

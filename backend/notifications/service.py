@@ -22,6 +22,7 @@ from backend.extensions import db, dialect_insert
 from backend.followups.models import Condition
 from backend.followups.service import register_reminder_source
 from backend.notifications import channel, templates
+from backend.fulfilment import service as fulfilment
 from backend.notifications.models import CALL_LIST_STATUSES, Notification, SubscriptionCredit
 from backend.residents import scope
 from backend.residents.models import Account, AccountResident, Resident
@@ -100,11 +101,13 @@ def plan_follow_up_reminders(now: datetime) -> dict[str, int]:
         sa.select(Condition).where(Condition.deregistered_on.is_(None), Condition.next_due_on.in_(list(due_dates)))
     ))
     teams = _team_names({c.resident_id for c in conditions}, today)
+    owed = fulfilment.still_owed({c.resident_id for c in conditions}, today)
     rows = []
     for condition in conditions:
         step = due_dates[condition.next_due_on]
-        data, page = templates.follow_up_message(condition.disease, condition.next_due_on, step,
-                                                 teams.get(condition.resident_id), condition.resident_id)
+        data, page = templates.follow_up_message(
+            condition.disease, condition.next_due_on, step, teams.get(condition.resident_id), condition.resident_id,
+            owed.get(condition.resident_id, {}).get("follow_ups", {}).get(condition.disease))
         rows.append({
             "idempotency_key": _key(condition.resident_id, f"follow_up:{condition.disease}", condition.next_due_on,
                                     step),
@@ -132,9 +135,11 @@ def plan_renewal_reminders(now: datetime) -> dict[str, int]:
     ))
     teams = {t.id: t.name for t in db.session.scalars(sa.select(Team).where(Team.id.in_({c.team_id for c in contracts})))}
     send_after = next_allowed(now)
+    owed = fulfilment.still_owed({c.resident_id for c in contracts}, today)
     rows = []
     for contract in contracts:
-        data, page = templates.renewal_message(contract.end_date, teams[contract.team_id], contract.id)
+        data, page = templates.renewal_message(contract.end_date, teams[contract.team_id], contract.id,
+                                               owed.get(contract.resident_id, {}).get("items", 0))
         rows.append({
             "idempotency_key": _key(contract.resident_id, "renewal", contract.end_date, "renewal_30d"),
             "resident_id": contract.resident_id, "reason": "renewal", "subject_id": contract.id,

@@ -28,9 +28,14 @@ def wechat_date(day: date) -> str:
     return f"{day.year}年{day.month:02d}月{day.day:02d}日"
 
 
-def follow_up_message(disease: str, due_on: date, step: str, team_name: str | None, resident_id: str) -> tuple[dict, str]:
+def follow_up_message(disease: str, due_on: date, step: str, team_name: str | None, resident_id: str,
+                      still_owed: int | None = None) -> tuple[dict, str]:
+    """``still_owed``: the face-to-face follow-ups the contract still owes this term, if any."""
+    subject = f"{DISEASE_NAMES[disease]}随访"
+    if still_owed:
+        subject += f"（本签约期还需{still_owed}次）"
     data = {
-        "thing1": {"value": fit("thing", f"{DISEASE_NAMES[disease]}随访")},
+        "thing1": {"value": fit("thing", subject)},
         "date2": {"value": wechat_date(due_on)},
         "thing3": {"value": fit("thing", team_name or "家庭医生团队")},
         "thing4": {"value": fit("thing", STEP_HINTS[step])},
@@ -38,9 +43,11 @@ def follow_up_message(disease: str, due_on: date, step: str, team_name: str | No
     return data, f"pages/follow-ups/index?resident_id={resident_id}"
 
 
-def renewal_message(end_date: date, team_name: str, contract_id: str) -> tuple[dict, str]:
+def renewal_message(end_date: date, team_name: str, contract_id: str, items_owed: int = 0) -> tuple[dict, str]:
+    """``items_owed``: how many of the contract's service items are not yet fully delivered."""
     data = {
-        "thing1": {"value": fit("thing", "家庭医生签约服务")},
+        "thing1": {"value": fit("thing", f"家庭医生签约服务（尚有{items_owed}项未完成）" if items_owed
+                                else "家庭医生签约服务")},
         "date2": {"value": wechat_date(end_date)},
         "thing3": {"value": fit("thing", team_name)},
         "phrase4": {"value": fit("phrase", "即将到期")},

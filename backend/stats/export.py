@@ -83,3 +83,33 @@ def trend_csv(series: dict) -> Response:
     header = ["月份", "截至日期", METRICS[series["metric"]]]
     rows = [[p["month"], p["as_of"].isoformat(), p["value"]] for p in series["points"]]
     return csv_response(header, rows, f"trend-{series['metric']}-{series['region']['code']}.csv")
+
+
+STATUSES = {"contracted": "签约居民", "on_track": "按进度", "complete": "已完成", "behind": "落后",
+            "fulfilment_rate": "履约率"}
+OUTCOMES = {"reached_will_visit": "答应来诊", "reached_declined": "拒绝", "no_answer": "无人接听",
+            "wrong_number": "号码错误", "moved_away": "迁出", "died": "死亡"}
+
+
+def fulfilment_csv(stats: dict) -> Response:
+    """One row per region (the region, then its children), then one per team and one per item."""
+    header = ["类别", "代码", "名称", "截至日期", *STATUSES.values()]
+    rows = [["区划", *_region_cells(b)[:2], b["as_of"].isoformat(), *(b[k] for k in STATUSES)]
+            for b in [stats, *stats["children"]]]
+    rows += [["团队", t["team"]["id"], t["team"]["name"], stats["as_of"].isoformat(), *(t[k] for k in STATUSES)]
+             for t in stats["teams"]]
+    rows.append([])
+    rows.append(["服务项目", "项目代码", "项目名称", "签约数", "应提供次数", "截至当日应提供", "已提供",
+                 "截至当日已提供", "提供率"])
+    rows += [["服务项目", i["code"], i["name"], i["contracts"], i["owed"], i["owed_by_today"], i["delivered"],
+              i["delivered_of_owed_by_today"], i["delivery_rate"]] for i in stats["items"]]
+    return csv_response(header, rows, f"fulfilment-{stats['region']['code']}-{stats['as_of']}.csv")
+
+
+def calls_csv(stats: dict) -> Response:
+    header = ["团队", "起始日期", "结束日期", "通话次数", *OUTCOMES.values()]
+    period = [stats["from"].isoformat(), stats["to"].isoformat()]
+    rows = [[t["team"]["name"] if t["team"] else "（未归属团队）", *period, t["calls"],
+             *(t["outcomes"][k] for k in OUTCOMES)] for t in stats["teams"]]
+    rows.append(["合计", *period, stats["calls"], *(stats["outcomes"][k] for k in OUTCOMES)])
+    return csv_response(header, rows, f"calls-{stats['region']['code']}-{stats['from']}-{stats['to']}.csv")

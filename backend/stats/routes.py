@@ -1,7 +1,7 @@
 """The county console's statistics, as JSON or (Accept: text/csv) as CSV."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import request
 from flask_smorest import Blueprint
@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from backend import clock
 from backend.auth.principal import current_principal, require
 from backend.errors import ValidationFailed
-from backend.stats import export, service
+from backend.stats import export, fulfilment, service
 from backend.stats import schemas as s
 
 blp = Blueprint("stats", __name__, description="统计：签约覆盖、续约、慢病规范管理与控制（JSON 或 CSV）")
@@ -96,3 +96,34 @@ def trend(args):
         raise ValidationFailed({"from": [f"最多 {service.MAX_MONTHS} 个月"]})
     series = service.trend(_area(args), args["metric"], first, last, today)
     return export.trend_csv(series) if wants_csv() else series
+
+
+@blp.route("/stats/fulfilment")
+@require(*READERS)
+@blp.arguments(s.AsOfArgs, location="query")
+@blp.response(200, s.FulfilmentStatsSchema)
+@blp.doc(**CSV_DOC)
+def fulfilment_stats(args):
+    """履约率（按进度或已完成的签约居民 ÷ 签约居民）、各服务项目提供率，按下级区划与团队"""
+    stats = fulfilment.fulfilment_stats(_area(args), _as_of(args))
+    return export.fulfilment_csv(stats) if wants_csv() else stats
+
+
+@blp.route("/stats/calls")
+@require(*READERS)
+@blp.arguments(s.CallArgs, location="query")
+@blp.response(200, s.CallStatsSchema)
+@blp.doc(**CSV_DOC)
+def call_stats(args):
+    """电话随访：各团队通话次数与结果"""
+    today = clock.today()
+    last = args.get("to") or today
+    first = args.get("from_") or last - timedelta(days=29)
+    if last > today:
+        raise ValidationFailed({"to": ["不能晚于今天"]})
+    if first > last:
+        raise ValidationFailed({"from": ["起始日期不能晚于结束日期"]})
+    if (last - first).days > 366:
+        raise ValidationFailed({"from": ["最多一年"]})
+    stats = fulfilment.call_stats(_area(args), first, last)
+    return export.calls_csv(stats) if wants_csv() else stats

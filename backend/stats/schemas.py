@@ -120,3 +120,67 @@ class TrendSchema(Schema):
     region = fields.Nested(RegionRefSchema, required=True)
     metric = fields.String(required=True)
     points = fields.List(fields.Nested(TrendPointSchema), required=True)
+
+
+class CallArgs(StatsArgs):
+    from_ = fields.Date(data_key="from", metadata={"description": "起始日期，默认30天前"})
+    to = fields.Date(metadata={"description": "结束日期（含），默认今天"})
+
+
+class FulfilmentBlockSchema(Schema):
+    contracted = fields.Integer(required=True)
+    on_track = fields.Integer(required=True)
+    complete = fields.Integer(required=True)
+    behind = fields.Integer(required=True)
+    fulfilment_rate = Rate()
+
+
+class FulfilmentRegionSchema(FulfilmentBlockSchema):
+    region = fields.Nested(RegionRefSchema, required=True)
+    as_of = fields.Date(required=True)
+
+
+class ItemDeliverySchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    contracts = fields.Integer(required=True)
+    owed = fields.Integer(required=True)
+    owed_by_today = fields.Integer(required=True)
+    delivered = fields.Integer(required=True)
+    delivered_of_owed_by_today = fields.Integer(required=True)
+    delivery_rate = Rate()
+
+
+class FulfilmentTeamSchema(FulfilmentBlockSchema):
+    team = fields.Nested(RefSchema, required=True)
+    institution = fields.Nested(RefSchema, required=True)
+
+
+class FulfilmentStatsSchema(FulfilmentRegionSchema):
+    items = fields.List(fields.Nested(ItemDeliverySchema), required=True)
+    children = fields.List(fields.Nested(FulfilmentRegionSchema), required=True)
+    teams = fields.List(fields.Nested(FulfilmentTeamSchema), required=True)
+
+
+class OutcomeCountsSchema(Schema):
+    reached_will_visit = fields.Integer(required=True)
+    reached_declined = fields.Integer(required=True)
+    no_answer = fields.Integer(required=True)
+    wrong_number = fields.Integer(required=True)
+    moved_away = fields.Integer(required=True)
+    died = fields.Integer(required=True)
+
+
+class TeamCallsSchema(Schema):
+    team = fields.Nested(RefSchema, allow_none=True, required=True)
+    calls = fields.Integer(required=True)
+    outcomes = fields.Nested(OutcomeCountsSchema, required=True)
+
+
+class CallStatsSchema(Schema):
+    region = fields.Nested(RegionRefSchema, required=True)
+    from_ = fields.Date(data_key="from", attribute="from", required=True)
+    to = fields.Date(required=True)
+    calls = fields.Integer(required=True)
+    outcomes = fields.Nested(OutcomeCountsSchema, required=True)
+    teams = fields.List(fields.Nested(TeamCallsSchema), required=True)

@@ -17,6 +17,8 @@
     hypertension: { label: "高血压管理", path: (q) => "/stats/chronic?disease=hypertension&" + q },
     diabetes: { label: "糖尿病管理", path: (q) => "/stats/chronic?disease=diabetes&" + q },
     teams: { label: "团队", path: (q) => "/stats/teams?" + q },
+    fulfilment: { label: "履约", path: (q) => "/stats/fulfilment?" + q },
+    calls: { label: "电话随访", path: (q) => "/stats/calls?" + callQuery(q) },
   };
   const TRENDS = [
     ["coverage_rate", "签约覆盖率"],
@@ -63,6 +65,20 @@
       throw new ApiError(response.status, body);
     }
     return options.accept === "text/csv" ? response.blob() : response.json();
+  }
+
+  function callQuery(q) {
+    // The 30 days up to the date shown.
+    const params = new URLSearchParams(q);
+    const to = params.get("as_of");
+    params.delete("as_of");
+    if (to) {
+      const from = new Date(to + "T00:00:00Z");
+      from.setUTCDate(from.getUTCDate() - 29);
+      params.set("from", from.toISOString().slice(0, 10));
+      params.set("to", to);
+    }
+    return params.toString();
   }
 
   function query() {
@@ -141,15 +157,16 @@
       }
       const rest = query();
       const month = state.asOf.slice(0, 7);
-      const [hypertension, diabetes, teams, ...trends] = await Promise.all([
+      const [hypertension, diabetes, teams, fulfilment, ...trends] = await Promise.all([
         api("/stats/chronic?disease=hypertension&" + rest),
         api("/stats/chronic?disease=diabetes&" + rest),
         api("/stats/teams?" + rest),
+        api("/stats/fulfilment?" + rest),
         ...TRENDS.map(([metric]) => api("/stats/trend?metric=" + metric + "&to=" + month +
                                         "&region_code=" + encodeURIComponent(contracts.region.code))),
       ]);
       if (mine !== loading) return;
-      render({ contracts, hypertension, diabetes, teams, trends });
+      render({ contracts, hypertension, diabetes, teams, fulfilment, trends });
       setStatus("数据截至 " + state.asOf + "，" + contracts.region.name);
     } catch (error) {
       if (mine === loading && error.status !== 401) setStatus(error.message, true);
@@ -168,7 +185,7 @@
     renderGroups(data.contracts);
     renderBars(data);
     renderTrend(data.trends);
-    renderTeams(data.teams);
+    renderTeams(data.teams, data.fulfilment);
   }
 
   function renderBreadcrumb() {
@@ -210,11 +227,13 @@
       el("div", { class: "detail" }, detail));
   }
 
-  function renderCards({ contracts, hypertension, diabetes }) {
+  function renderCards({ contracts, hypertension, diabetes, fulfilment }) {
     const key = keyPopulation(contracts.groups);
     $("cards").replaceChildren(
       card("coverage", "签约覆盖率", contracts.coverage_rate,
            num(contracts.contracted) + " / " + num(contracts.population) + " 人"),
+      card("fulfilment", "履约率", fulfilment.fulfilment_rate,
+           num(fulfilment.on_track + fulfilment.complete) + " / " + num(fulfilment.contracted) + " 人"),
       card("key", "重点人群签约率", key.rate, num(key.contracted) + " / " + num(key.population) + " 人次"),
       card("renewal", "续约率", contracts.renewal_rate,
            num(contracts.renewed) + " / " + num(contracts.renewal_due) + " 份到期"),
@@ -307,16 +326,18 @@
     }, true);
   }
 
-  function renderTeams(teams) {
+  function renderTeams(teams, fulfilment) {
     const body = $("teams").tBodies[0];
     if (!teams.items.length) {
-      body.replaceChildren(el("tr", {}, el("td", { colSpan: 6, class: "empty" }, "本区划没有团队")));
+      body.replaceChildren(el("tr", {}, el("td", { colSpan: 7, class: "empty" }, "本区划没有团队")));
       return;
     }
+    const rates = Object.fromEntries(fulfilment.teams.map((t) => [t.team.id, t.fulfilment_rate]));
     body.replaceChildren(...teams.items.map((t) => el("tr", { "data-team": t.team.id },
       el("td", {}, t.team.name), el("td", {}, t.institution.name),
       el("td", { class: "num" }, num(t.contracted) + " / " + num(t.capacity)),
       el("td", { class: "num" }, pct(t.utilization_rate)),
+      el("td", { class: "num" }, pct(rates[t.team.id])),
       el("td", { class: "num" }, num(t.pending)),
       el("td", { class: "num" }, num(t.overdue_follow_ups)))));
   }
