@@ -5,6 +5,8 @@ neighbouring county (镇赉县) that is out of scope for the 洮北区 staff.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass, field
 
 from backend.auth.passwords import hash_password
@@ -148,3 +150,18 @@ def account_login(client, wechat, openid: str, unionid: str | None = None) -> di
     response = client.post("/api/v1/auth/wechat/login", json={"code": code})
     assert response.status_code == 200, response.get_json()
     return {"Authorization": "Bearer " + response.get_json()["access_token"]}
+
+
+@contextlib.contextmanager
+def served(app):
+    """The app over real HTTP on a loopback port, in a thread, for as long as the block runs."""
+    from werkzeug.serving import make_server
+
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)

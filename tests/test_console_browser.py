@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from tests.factories import login
+from tests.factories import login, served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
@@ -33,12 +31,8 @@ def server(app):
     """The test's app over real HTTP, with the demo county loaded."""
     result = app.test_cli_runner().invoke(args=["demo-data"])
     assert result.exit_code == 0, result.output
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -112,6 +106,16 @@ def test_the_county_admin_sees_the_api_figures_drills_to_a_village_and_downloads
     assert shown_region(page) == county["region"]["name"]
     teams = client.get("/api/v1/stats/teams", headers=headers).get_json()["items"]
     assert page.locator("#teams tbody tr").count() == len(teams)
+    calls = client.get("/api/v1/stats/calls", headers=headers).get_json()
+    shown_calls = sum(int(n) for n in page.locator("#teams tbody tr td:nth-child(8)").all_inner_texts())
+    assert shown_calls == sum(t["calls"] for t in calls["teams"] if t["team"]) and shown_calls > 0
+    # The second tab of the groups panel: each service item's delivery rate.
+    page.click("#tab-items")
+    items = client.get("/api/v1/stats/fulfilment", headers=headers).get_json()["items"]
+    health_education = next(i for i in items if i["code"] == "health_education")
+    assert page.locator("#items tr[data-item=health_education] td").nth(4).inner_text() == \
+        pct(health_education["delivery_rate"])
+    page.click("#tab-groups")
     page.screenshot(path=str(SHOTS / "console-county.png"))
 
     # Click the township's label on the bar chart: its villages and teams.

@@ -11,13 +11,12 @@ from datetime import date
 import pytest
 import requests
 from flask_jwt_extended import create_access_token
-from werkzeug.serving import make_server
 
 from backend.contracts.models import Contract
 from backend.extensions import db
 from backend.residents.models import Account, AccountResident
 from tests.conftest import DATABASE_URL
-from tests.factories import VILLAGE_A1, add_resident, id_number_for
+from tests.factories import VILLAGE_A1, add_resident, id_number_for, served
 
 pytestmark = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"),
                                 reason="concurrency is specified on PostgreSQL (set TEST_DATABASE_URL)")
@@ -25,12 +24,8 @@ pytestmark = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"),
 
 @pytest.fixture
 def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 def race(url: str, requests_: list[tuple[dict, dict]]) -> list[requests.Response]:

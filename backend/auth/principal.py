@@ -27,6 +27,8 @@ class Principal:
     institution_name: str | None = None
     region_code: str | None = None
     team_ids: tuple[str, ...] = ()
+    # The service areas of its teams, when loaded with the principal (None: not loaded).
+    team_areas: tuple[str, ...] | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
     @property

@@ -6,12 +6,13 @@ from sqlalchemy import orm
 
 from backend.auth.passwords import verify_password
 from backend.auth.principal import Principal, register_loader
-from backend.directory.models import Staff, TeamMember
+from backend.directory.models import Staff, TeamMember, TeamServiceArea
 from backend.errors import Unauthorized
 from backend.extensions import db
 
 
-def staff_principal(staff: Staff) -> Principal:
+def staff_principal(staff: Staff, team_ids: list[str] | None = None,
+                    team_areas: list[str] | None = None) -> Principal:
     return Principal(
         kind="staff",
         id=staff.id,
@@ -20,18 +21,27 @@ def staff_principal(staff: Staff) -> Principal:
         institution_id=staff.institution_id,
         institution_name=staff.institution.name if staff.institution else None,
         region_code=staff.region_code,
-        team_ids=tuple(staff.team_ids),
+        team_ids=tuple(sorted(team_ids if team_ids is not None else staff.team_ids)),
+        team_areas=None if team_areas is None else tuple(sorted(team_areas)),
         extra={"title": staff.title},
     )
 
 
 def _load_staff(staff_id: str) -> Principal | None:
-    # Every staff request starts here: one statement for the staff member and its teams.
-    staff = db.session.get(Staff, staff_id, options=[
-        orm.joinedload(Staff.memberships).lazyload(TeamMember.staff)])
-    if staff is None or not staff.active:
+    # Every staff request starts here: one statement for the staff member, its teams and their
+    # service areas (the scope of most requests is read from them).
+    rows = db.session.execute(
+        sa.select(Staff, TeamMember.team_id, TeamServiceArea.region_code)
+        .outerjoin(TeamMember, TeamMember.staff_id == Staff.id)
+        .outerjoin(TeamServiceArea, TeamServiceArea.team_id == TeamMember.team_id)
+        .where(Staff.id == staff_id)
+        .options(orm.lazyload(Staff.memberships))  # read from the rows, not loaded again
+    ).all()
+    if not rows or not rows[0].Staff.active:
         return None
-    return staff_principal(staff)
+    team_ids = {row.team_id for row in rows if row.team_id}
+    areas = {row.region_code for row in rows if row.region_code}
+    return staff_principal(rows[0].Staff, list(team_ids), list(areas))
 
 
 register_loader("staff", _load_staff)

@@ -17,7 +17,7 @@ from backend.directory.models import Team
 from backend.extensions import db, new_id
 from backend.followups import rules
 from backend.followups.models import Condition, FollowUp
-from backend.followups.service import fingerprint
+from backend.idempotency import fingerprint
 from backend.residents.models import Resident
 from backend.security.identity import age_on
 

@@ -1,8 +1,6 @@
 """Conditions and follow-ups: registration, visits classified by the national rules, due lists."""
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date, timedelta
 from typing import Callable
 
@@ -18,6 +16,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, new_id
 from backend.followups import rules
 from backend.followups.models import Condition, FollowUp
+from backend.idempotency import fingerprint, stored_resend
 from backend.residents import scope
 from backend.residents.groups import register_group_source
 from backend.residents.models import Resident
@@ -116,23 +115,6 @@ def deregister_condition(principal: Principal, resident_id: str, condition_id: s
 
 # Follow-ups
 
-def fingerprint(resident_id: str, data: dict) -> str:
-    body = {k: v for k, v in data.items() if k != "id"}
-    canonical = json.dumps({"resident_id": resident_id, **body}, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _id_conflict() -> Conflict:
-    return Conflict("该 id 已用于另一条随访记录", code="id_conflict")
-
-
-def _replay(follow_up_id: str, body_hash: str) -> FollowUp:
-    stored = db.session.get(FollowUp, follow_up_id)
-    if stored.body_hash != body_hash:
-        raise _id_conflict()
-    return stored
-
-
 def _check_readings(data: dict, resident: Resident) -> None:
     """Plausible values and what each disease needs; every failure named at once."""
     errors: dict = {}
@@ -201,9 +183,10 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
     except IntegrityError:
         # The id is stored already (a resend, or the same id twice at once): the stored visit
         # answers a resend of the same body, a different body is a conflict.
-        if db.session.get(FollowUp, follow_up_id) is None:
+        stored = stored_resend(FollowUp, follow_up_id, body_hash, "随访记录")
+        if stored is None:
             raise
-        return _replay(follow_up_id, body_hash), False
+        return stored, False
     return follow_up, True
 
 

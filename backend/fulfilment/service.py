@@ -2,8 +2,6 @@
 work list of residents behind, and the calls made from the call list."""
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -17,6 +15,7 @@ from backend.contracts.service import current_contract, ensure_may_see_team
 from backend.directory.service import get_team
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db, new_id
+from backend.idempotency import fingerprint, stored_resend
 from backend.followups.models import Condition, FollowUp
 from backend.fulfilment import rules
 from backend.fulfilment.models import LEAVING, Call, ServiceDelivery
@@ -141,19 +140,6 @@ def still_owed(resident_ids: set[str], today: date) -> dict[str, dict]:
 
 # Delivery records
 
-def _fingerprint(resident_id: str, data: dict) -> str:
-    body = {k: v for k, v in data.items() if k != "id"}
-    canonical = json.dumps({"resident_id": resident_id, **body}, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _replayed(delivery_id: str, body_hash: str) -> ServiceDelivery:
-    stored = db.session.get(ServiceDelivery, delivery_id)
-    if stored.body_hash != body_hash:
-        raise Conflict("该 id 已用于另一条服务记录", code="id_conflict")
-    return stored
-
-
 def _contract_on(resident_id: str, day: date) -> Contract | None:
     """The contract whose term covered ``day`` (a terminated one only up to the day it ended)."""
     return db.session.scalar(sa.select(Contract).where(
@@ -168,9 +154,9 @@ def record_delivery(principal: Principal, resident_id: str, data: dict) -> tuple
     the stored one; the same id with another body is a conflict."""
     resident = scope.visible_resident(principal, resident_id)
     delivery_id = data.get("id") or new_id()
-    body_hash = _fingerprint(resident.id, data)
-    if data.get("id") and db.session.get(ServiceDelivery, delivery_id) is not None:
-        return _replayed(delivery_id, body_hash), False
+    body_hash = fingerprint(resident.id, data)
+    if data.get("id") and (stored := stored_resend(ServiceDelivery, delivery_id, body_hash, "服务记录")):
+        return stored, False
     day = data["delivered_on"]
     if day > clock.today():
         raise ValidationFailed({"delivered_on": ["服务日期不能晚于今天"]})
@@ -191,9 +177,10 @@ def record_delivery(principal: Principal, resident_id: str, data: dict) -> tuple
         with unit_of_work(keep_loaded=True) as session:
             session.add(delivery)
     except IntegrityError:
-        if db.session.get(ServiceDelivery, delivery_id) is None:
+        stored = stored_resend(ServiceDelivery, delivery_id, body_hash, "服务记录")
+        if stored is None:
             raise
-        return _replayed(delivery_id, body_hash), False
+        return stored, False
     return delivery, True
 
 

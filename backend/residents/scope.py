@@ -56,7 +56,7 @@ def area_prefixes(principal: Principal) -> set[str] | None:
         areas.add(institution.region_code)
         areas |= _team_areas(db.session.scalars(sa.select(Team.id).where(Team.institution_id == institution.id)))
     if principal.has_role("doctor"):
-        areas |= _team_areas(principal.team_ids)
+        areas |= set(principal.team_areas) if principal.team_areas is not None else _team_areas(principal.team_ids)
     prefixes = {prefix_of(code) for code in areas}
     # A prefix inside another adds nothing; keep the query short.
     return {p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)}

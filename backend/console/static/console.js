@@ -157,16 +157,17 @@
       }
       const rest = query();
       const month = state.asOf.slice(0, 7);
-      const [hypertension, diabetes, teams, fulfilment, ...trends] = await Promise.all([
+      const [hypertension, diabetes, teams, fulfilment, calls, ...trends] = await Promise.all([
         api("/stats/chronic?disease=hypertension&" + rest),
         api("/stats/chronic?disease=diabetes&" + rest),
         api("/stats/teams?" + rest),
         api("/stats/fulfilment?" + rest),
+        api("/stats/calls?" + callQuery(rest)),
         ...TRENDS.map(([metric]) => api("/stats/trend?metric=" + metric + "&to=" + month +
                                         "&region_code=" + encodeURIComponent(contracts.region.code))),
       ]);
       if (mine !== loading) return;
-      render({ contracts, hypertension, diabetes, teams, fulfilment, trends });
+      render({ contracts, hypertension, diabetes, teams, fulfilment, calls, trends });
       setStatus("数据截至 " + state.asOf + "，" + contracts.region.name);
     } catch (error) {
       if (mine === loading && error.status !== 401) setStatus(error.message, true);
@@ -183,9 +184,10 @@
     renderBreadcrumb();
     renderCards(data);
     renderGroups(data.contracts);
+    renderItems(data.fulfilment);
     renderBars(data);
     renderTrend(data.trends);
-    renderTeams(data.teams, data.fulfilment);
+    renderTeams(data.teams, data.fulfilment, data.calls);
   }
 
   function renderBreadcrumb() {
@@ -257,6 +259,21 @@
     }));
   }
 
+  function renderItems(fulfilment) {
+    $("items").tBodies[0].replaceChildren(...fulfilment.items.map((i) => el("tr", { "data-item": i.code },
+      el("td", {}, i.name), el("td", { class: "num" }, num(i.contracts)),
+      el("td", { class: "num" }, num(i.owed_by_today)), el("td", { class: "num" }, num(i.delivered_of_owed_by_today)),
+      el("td", { class: "num" }, pct(i.delivery_rate)))));
+  }
+
+  function showTab(name) {
+    ["groups", "items"].forEach((tab) => {
+      $(tab).hidden = tab !== name;
+      $("tab-" + tab).classList.toggle("active", tab === name);
+      $("tab-" + tab).setAttribute("aria-selected", String(tab === name));
+    });
+  }
+
   function chart(id) {
     if (!state.charts[id]) {
       state.charts[id] = echarts.init($(id), null, { renderer: "svg", locale: "ZH" });
@@ -326,20 +343,22 @@
     }, true);
   }
 
-  function renderTeams(teams, fulfilment) {
+  function renderTeams(teams, fulfilment, calls) {
     const body = $("teams").tBodies[0];
     if (!teams.items.length) {
-      body.replaceChildren(el("tr", {}, el("td", { colSpan: 7, class: "empty" }, "本区划没有团队")));
+      body.replaceChildren(el("tr", {}, el("td", { colSpan: 8, class: "empty" }, "本区划没有团队")));
       return;
     }
     const rates = Object.fromEntries(fulfilment.teams.map((t) => [t.team.id, t.fulfilment_rate]));
+    const called = Object.fromEntries(calls.teams.filter((t) => t.team).map((t) => [t.team.id, t.calls]));
     body.replaceChildren(...teams.items.map((t) => el("tr", { "data-team": t.team.id },
       el("td", {}, t.team.name), el("td", {}, t.institution.name),
       el("td", { class: "num" }, num(t.contracted) + " / " + num(t.capacity)),
       el("td", { class: "num" }, pct(t.utilization_rate)),
       el("td", { class: "num" }, pct(rates[t.team.id])),
       el("td", { class: "num" }, num(t.pending)),
-      el("td", { class: "num" }, num(t.overdue_follow_ups)))));
+      el("td", { class: "num" }, num(t.overdue_follow_ups)),
+      el("td", { class: "num" }, num(called[t.team.id] || 0)))));
   }
 
   // --- CSV ----------------------------------------------------------------------------------------
@@ -364,6 +383,8 @@
     $("login-form").addEventListener("submit", logIn);
     $("logout").addEventListener("click", () => showLogin(""));
     $("download").addEventListener("click", download);
+    $("tab-groups").addEventListener("click", () => showTab("groups"));
+    $("tab-items").addEventListener("click", () => showTab("items"));
     $("as-of").addEventListener("change", () => {
       if ($("as-of").value) { state.asOf = $("as-of").value; load(); }
     });
