@@ -226,6 +226,13 @@ def time_dispatch(app_env: dict, messages: int) -> dict:
                 JOIN account_residents ar ON ar.resident_id = c.resident_id
                 WHERE c.deregistered_on IS NULL LIMIT :n"""), {"n": messages}).all()
             db.session.execute(sa.delete(Notification).where(Notification.status.in_(("pending", "claimed"))))
+            # Every run spends credits: give each chosen resident's accounts one for the template,
+            # so that a run measures sending, not an exhausted subscription.
+            db.session.execute(sa.text("""
+                UPDATE subscription_credits SET credits = credits + 1
+                WHERE template_id = 'demo-follow-up-template' AND account_id IN (
+                    SELECT account_id FROM account_residents WHERE resident_id = ANY(:ids))"""),
+                {"ids": [r[1] for r in rows]})
             for condition_id, resident_id, disease, due in rows:
                 db.session.add(Notification(
                     idempotency_key=f"bench:{uuid.uuid4()}", resident_id=resident_id, reason="follow_up",
