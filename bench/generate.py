@@ -33,6 +33,8 @@ from tqdm import tqdm
 
 from backend import clock
 from backend.contracts.rules import end_date_for
+from backend.demo.directory import FOLLOW_UP_ITEMS
+from backend.demo.directory import PACKAGES as DEMO_PACKAGES
 from backend.followups import rules
 from backend.notifications import templates
 from backend.notifications.service import LADDER
@@ -83,6 +85,9 @@ TOWNSHIPS = 20
 NUMERALS = "一二三四五六七八九十"
 
 BASIC = ("basic", "基础签约服务包", "basic", 12000, 8000, 4000, 0)
+# The demo's basic package: what every contract owes, by the resident's groups.
+BASIC_ITEMS = [{"code": c, "name": n, "per_year": k, "eligible_groups": g, "follow_up_disease": FOLLOW_UP_ITEMS.get(c)}
+               for c, n, k, g in DEMO_PACKAGES[0][8]]
 PERSONALIZED = [
     # code, name, price, public health, insurance, self pay, eligible groups, items
     ("elderly_care", "老年人健康管理包", 12000, 4000, 4000, 4000, ["elderly_65"],
@@ -265,7 +270,7 @@ class County:
             institutions.append((self.uid(), f"{vname}卫生室", "village_clinic", vcode, created, created))
         copier.copy("institutions", ["id", "name", "kind", "region_code", "created_at", "updated_at"], institutions)
 
-        packages = [(self.uid(), *BASIC, "[]", "[]", True, created, created)]
+        packages = [(self.uid(), *BASIC, json.dumps(BASIC_ITEMS, ensure_ascii=False), "[]", True, created, created)]
         for code, name, price, ph, ins, own, groups, items in PERSONALIZED:
             items_json = json.dumps([{"code": c, "name": n, "per_year": k, "eligible_groups": g}
                                      for c, n, k, g in items], ensure_ascii=False)
@@ -444,6 +449,7 @@ class County:
         ends = {}
         self.contract_team: dict[int, int] = {}
         contract_ids = []
+        contract_residents = []
         price = BASIC[3:]
         teams_of_village = self.team_of_village
         village_of = self.village_of
@@ -473,6 +479,7 @@ class County:
                 doctor = members[team][randrange(len(members[team]))]
                 cid = uid()
                 contract_ids.append(cid)
+                contract_residents.append(i)
                 created = self.moment(signed, randrange(8 * 3600, 17 * 3600))
                 if start is not None:
                     decided_at = self.moment(start, 9 * 3600 + 30 * 60)
@@ -492,6 +499,21 @@ class County:
         copier.copy("contract_packages", ["contract_id", "package_code", "name", "kind", "price_fen",
                                           "public_health_fen", "insurance_fen", "self_pay_fen"],
                     ((cid, "basic", name, kind, *price) for cid in contract_ids), total=len(contract_ids))
+        copier.copy("contract_items", ["contract_id", "code", "name", "owed", "follow_up_disease"],
+                    self.owed_items(contract_ids, contract_residents))
+
+    def owed_items(self, contract_ids: list[str], residents: list[int]):
+        """What each contract owes: the basic package's items for the resident's groups."""
+        hypertension, diabetes = set(self.patients["hypertension"]), set(self.patients["diabetes"])
+        for cid, i in zip(contract_ids, residents):
+            groups = {"elderly_65"} if self.ages[i] >= 65 else set()
+            if i in hypertension:
+                groups.add("hypertension")
+            if i in diabetes:
+                groups.add("diabetes")
+            for item in BASIC_ITEMS:
+                if not item["eligible_groups"] or groups.intersection(item["eligible_groups"]):
+                    yield cid, item["code"], item["name"], item["per_year"], item["follow_up_disease"]
 
     # conditions and follow-ups
 

@@ -435,3 +435,47 @@ def test_reminders_mention_what_the_contract_still_owes(client, world):
     run_recorded("plan-renewal-reminders", clock.now(), "test")
     # Still owed: 4 follow-ups, 2 health educations, the TCM guidance; the health check is done.
     assert [d["thing1"]["value"] for d in planned("renewal")] == ["家庭医生签约服务（尚有3项未完成）"]
+
+
+def test_a_move_is_confirmed_by_a_second_person_of_the_contract_s_team(client, world):
+    county, elder = world["county"], world["elder"]
+    made = call(client, world["doctor"], elder, "moved_away").get_json()
+    url = f"/api/v1/residents/{elder.id}/calls/{made['id']}/confirm"
+    assert client.post(url, headers=world["doctor"], json={"confirm": True}).status_code == 403  # the caller
+    # After a move into team b's village, team b sees the resident but does not hold the contract.
+    assert client.patch(f"/api/v1/residents/{elder.id}", headers=county.headers(client, "county_admin"),
+                        json={"region_code": VILLAGE_B1}).status_code == 200
+    assert client.post(url, headers=county.headers(client, "doctor_b"), json={"confirm": True}).status_code == 403
+    assert the_contract(client, world["doctor"], world)["status"] == "active"
+    assert client.post(url, headers=county.headers(client, "village_doctor"), json={"confirm": True}).status_code == 200
+
+
+def test_a_contract_not_started_yet_is_cancelled_not_terminated(client, world):
+    county, young = world["county"], world["young"]
+    later = sign(client, world["doctor"], county, young, start="2026-04-01")
+    made = call(client, world["doctor"], young, "died").get_json()
+    assert client.post(f"/api/v1/residents/{young.id}/calls/{made['id']}/confirm",
+                       headers=county.headers(client, "nurse_a"), json={"confirm": True}).status_code == 200
+    history = client.get(f"/api/v1/residents/{young.id}/contracts", headers=world["doctor"]).get_json()["items"]
+    assert [(c["id"], c["status"], c["reason"]) for c in history] == [(later["id"], "cancelled", "居民死亡")]
+
+
+def test_two_visits_on_one_day_count_as_one(client, world):
+    elder, doctor = world["elder"], world["doctor"]
+    assert visit(client, doctor, elder, "2026-03-02").status_code == 201
+    assert visit(client, doctor, elder, "2026-03-02", method="home").status_code == 201
+    assert by_code(fulfilment(client, doctor, world["contract"]["id"]))["bp_follow_up"][1] == 1
+
+
+@pytest.mark.parametrize("items", [
+    [{"code": "a", "name": "甲"}, {"code": "a", "name": "乙"}],
+    [{"code": "a", "name": "甲", "follow_up_disease": "hypertension"},
+     {"code": "b", "name": "乙", "follow_up_disease": "hypertension"}],
+    [{"code": "a", "name": "甲", "follow_up_disease": "asthma"}],
+])
+def test_a_package_owes_each_item_once_and_counts_a_disease_s_visits_once(client, world, items):
+    response = client.post("/api/v1/admin/service-packages", headers=world["county"].headers(client, "county_admin"),
+                           json={"code": "extra", "name": "附加包", "kind": "personalized", "price_fen": 100,
+                                 "funding": {"public_health_fen": 0, "insurance_fen": 0, "self_pay_fen": 100},
+                                 "items": items})
+    assert response.status_code == 422 and list(response.get_json()["errors"]) == ["items"]

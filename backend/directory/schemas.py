@@ -151,13 +151,23 @@ class ServicePackageSchema(Schema):
 PACKAGE_CODE = validate.Regexp(r"^[a-z0-9_]{2,32}$", error="编码为2到32位小写字母、数字或下划线")
 
 
+def _distinct_items(items: list[dict]) -> None:
+    """An item is owed once per package, and one item per disease counts the follow-ups."""
+    codes = [i["code"] for i in items]
+    if len(codes) != len(set(codes)):
+        raise ma.ValidationError("服务项目编码不能重复")
+    diseases = [i["follow_up_disease"] for i in items if i.get("follow_up_disease")]
+    if len(diseases) != len(set(diseases)):
+        raise ma.ValidationError("同一病种只能有一个随访项目")
+
+
 class ServicePackageCreateSchema(Schema):
     code = fields.String(required=True, validate=PACKAGE_CODE)
     name = Name(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(PACKAGE_KINDS))
     price_fen = NonNegative(required=True)
     funding = fields.Nested(FundingSchema, required=True)
-    items = fields.List(fields.Nested(PackageItemSchema), load_default=list)
+    items = fields.List(fields.Nested(PackageItemSchema), load_default=list, validate=_distinct_items)
     eligible_groups = fields.List(fields.String(validate=validate.OneOf(GROUPS)), load_default=list)
 
 
@@ -166,7 +176,7 @@ class ServicePackagePatchSchema(Schema):
     kind = fields.String(validate=validate.OneOf(PACKAGE_KINDS))
     price_fen = NonNegative()
     funding = fields.Nested(FundingSchema)
-    items = fields.List(fields.Nested(PackageItemSchema))
+    items = fields.List(fields.Nested(PackageItemSchema), validate=_distinct_items)
     eligible_groups = fields.List(fields.String(validate=validate.OneOf(GROUPS)))
     active = fields.Boolean()
 

@@ -38,26 +38,33 @@ def _term_end(contract: Contract) -> date:
     return contract.end_date
 
 
+CHUNK = 5_000  # residents per query: a county's statistics would pass the drivers' bind limits
+
+
 def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
     """For each contract, its items' deliveries within the term up to ``on``: recorded services,
-    and face-to-face follow-ups for the follow-up items (each visit counted once)."""
+    and face-to-face follow-ups for the follow-up items (one per visit day: a visit entered twice
+    under two ids still counts once)."""
     started = [c for c in contracts if c.start_date is not None]
     if not started:
         return {}
-    resident_ids = {c.resident_id for c in started}
+    resident_ids = sorted({c.resident_id for c in started})
+    since = min(c.start_date for c in started)
     deliveries: dict[str, list[tuple[str, date]]] = {}
-    for resident_id, code, day in db.session.execute(
-        sa.select(ServiceDelivery.resident_id, ServiceDelivery.item_code, ServiceDelivery.delivered_on)
-        .where(ServiceDelivery.resident_id.in_(resident_ids), ServiceDelivery.delivered_on <= on)
-    ):
-        deliveries.setdefault(resident_id, []).append((code, day))
-    visits: dict[str, list[tuple[str, date]]] = {}
-    for resident_id, disease, day in db.session.execute(
-        sa.select(FollowUp.resident_id, FollowUp.disease, FollowUp.visited_on)
-        .where(FollowUp.resident_id.in_(resident_ids), FollowUp.method.in_(rules.FACE_TO_FACE),
-               FollowUp.visited_on <= on)
-    ):
-        visits.setdefault(resident_id, []).append((disease, day))
+    visits: dict[str, set[tuple[str, date]]] = {}
+    for i in range(0, len(resident_ids), CHUNK):
+        chunk = resident_ids[i:i + CHUNK]
+        for resident_id, code, day in db.session.execute(
+            sa.select(ServiceDelivery.resident_id, ServiceDelivery.item_code, ServiceDelivery.delivered_on)
+            .where(ServiceDelivery.resident_id.in_(chunk), ServiceDelivery.delivered_on.between(since, on))
+        ):
+            deliveries.setdefault(resident_id, []).append((code, day))
+        for resident_id, disease, day in db.session.execute(
+            sa.select(FollowUp.resident_id, FollowUp.disease, FollowUp.visited_on)
+            .where(FollowUp.resident_id.in_(chunk), FollowUp.method.in_(rules.FACE_TO_FACE),
+                   FollowUp.visited_on.between(since, on))
+        ):
+            visits.setdefault(resident_id, set()).add((disease, day))
     counts: dict[str, Counter] = {}
     for contract in started:
         start, end = contract.start_date, _term_end(contract)
@@ -234,9 +241,11 @@ def record_call(principal: Principal, resident_id: str, data: dict) -> Call:
 
 
 def confirm_call(principal: Principal, resident_id: str, call_id: str, confirm: bool) -> Call:
-    """Confirm (or dismiss) a moved-away or death outcome. Confirming ends the resident's
-    management here in one transaction: every active condition is deregistered and the
-    contracts are ended (an active one terminated, a pending one cancelled) with that reason."""
+    """Confirm (or dismiss) a moved-away or death outcome. Confirming is a second look: by
+    another staff member than the caller, of the team holding the resident's contract when
+    there is one. It ends the resident's management here in one transaction: every active
+    condition is deregistered and the contracts end with that reason (an active one
+    terminated, a pending one or one not started yet cancelled)."""
     resident = scope.visible_resident(principal, resident_id)
     call = db.session.get(Call, call_id)
     if call is None or call.resident_id != resident.id:
@@ -244,19 +253,32 @@ def confirm_call(principal: Principal, resident_id: str, call_id: str, confirm: 
     if call.confirmation != "pending":
         raise Conflict("该通话结果无需确认或已处理", code="invalid_transition")
     today = clock.today()
+    live = list(db.session.scalars(sa.select(Contract).where(
+        Contract.resident_id == resident.id, Contract.status.in_(("pending", "active")))))
+    if confirm:
+        if call.called_by_id == principal.id:
+            raise Forbidden("迁出、死亡须由另一名医务人员确认")
+        teams = {c.team_id for c in live}
+        if teams and not teams & set(principal.team_ids):
+            raise Forbidden("只有签约团队的成员可以确认")
     with unit_of_work(keep_loaded=True):
-        call.confirmation = "confirmed" if confirm else "dismissed"
-        call.confirmed_by_id, call.confirmed_at = principal.id, clock.utcnow()
+        # Only while still pending: of two answers at once, one wins and the other is a 409.
+        taken = db.session.execute(
+            sa.update(Call).where(Call.id == call.id, Call.confirmation == "pending")
+            .values(confirmation="confirmed" if confirm else "dismissed", confirmed_by_id=principal.id,
+                    confirmed_at=clock.utcnow(), updated_at=clock.utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if taken != 1:
+            raise Conflict("该通话结果已由他人处理", code="invalid_transition")
         if confirm:
-            on = max(today, call.called_at.astimezone(clock.CIVIL_TZ).date()) if call.called_at else today
-            on = min(on, today)
+            # Ended as of the confirmation: the call is a report, the confirmation the decision.
             for condition in db.session.scalars(sa.select(Condition).where(
                     Condition.resident_id == resident.id, Condition.deregistered_on.is_(None))):
-                condition.deregistered_on = max(on, condition.registered_on)
+                condition.deregistered_on = max(today, condition.registered_on)
                 condition.deregistration_reason = DEREGISTER_REASONS[call.outcome]
-            for contract in db.session.scalars(sa.select(Contract).where(
-                    Contract.resident_id == resident.id, Contract.status.in_(("pending", "active")))):
-                if contract.status == "pending":
+            for contract in live:
+                if contract.status == "pending" or contract.start_date > today:
                     contract.status = "cancelled"
                 elif contract.end_date >= today:
                     contract.status = "terminated"
@@ -264,6 +286,7 @@ def confirm_call(principal: Principal, resident_id: str, call_id: str, confirm: 
                     continue  # its term had ended: it stays as it ended
                 contract.reason, contract.ended_on = CALL_REASONS[call.outcome], today
                 contract.decided_by_id, contract.decided_at = principal.id, clock.utcnow()
+    db.session.refresh(call)
     return call
 
 

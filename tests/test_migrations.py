@@ -1,0 +1,50 @@
+"""Data migrations: what an upgrade does to rows written before it (on a database of its own)."""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from backend.extensions import db
+from tests.conftest import make_app
+
+PACKAGE_ITEMS = ('[{"code": "health_education", "name": "健康教育", "per_year": 2, "eligible_groups": []},'
+                 ' {"code": "bp_follow_up", "name": "高血压随访", "per_year": 4, "eligible_groups": ["hypertension"],'
+                 '  "follow_up_disease": "hypertension"},'
+                 ' {"code": "health_check_65", "name": "老年人体检", "per_year": 1, "eligible_groups": ["elderly_65"]}]')
+
+
+def test_contracts_signed_before_fulfilment_owe_their_packages_items(tmp_path):
+    app = make_app(env={"JIAYI_DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
+    with app.app_context():
+        upgrade(revision="0007_region_copies")
+        run = lambda sql, **p: db.session.execute(sa.text(sql), p)  # noqa: E731
+        run("INSERT INTO regions (code, name, level) VALUES ('220802100001', '平安村', 'village')")
+        run("""INSERT INTO service_packages (id, code, name, kind, price_fen, public_health_fen, insurance_fen,
+               self_pay_fen, items, eligible_groups, active, created_at, updated_at)
+               VALUES ('p1', 'basic', '基础包', 'basic', 0, 0, 0, 0, :items, '[]', 1, :t, :t)""",
+            items=PACKAGE_ITEMS, t="2026-01-01 00:00:00")
+        for rid, born in (("old", date(1950, 1, 1)), ("young", date(1990, 1, 1))):
+            run("""INSERT INTO residents (id, name, id_number_enc, id_number_index, birth_date, sex, region_code,
+                   source, created_at, updated_at) VALUES (:id, 'x', 'enc', :id, :born, 'male', '220802100001',
+                   'staff', :t, :t)""", id=rid, born=born, t="2026-01-01 00:00:00")
+            run("""INSERT INTO contracts (id, resident_id, team_id, status, created_by_kind, created_by_id, price_fen,
+                   public_health_fen, insurance_fen, self_pay_fen, created_at, updated_at)
+                   VALUES (:c, :r, 'team', 'pending', 'staff', 's', 0, 0, 0, 0, :t, :t)""",
+                c="c-" + rid, r=rid, t="2026-01-01 00:00:00")
+            run("""INSERT INTO contract_packages (contract_id, package_code, name, kind, price_fen, public_health_fen,
+                   insurance_fen, self_pay_fen) VALUES (:c, 'basic', '基础包', 'basic', 0, 0, 0, 0)""", c="c-" + rid)
+        run("""INSERT INTO conditions (id, resident_id, disease, diagnosed_on, registered_on, next_due_on, urgent,
+               created_at, updated_at) VALUES ('k1', 'old', 'hypertension', '2020-01-01', '2020-01-01', '2026-02-01',
+               0, :t, :t)""", t="2026-01-01 00:00:00")
+        db.session.commit()
+
+        upgrade(revision="0008_fulfilment")
+        owed = db.session.execute(sa.text(
+            "SELECT contract_id, code, owed, follow_up_disease FROM contract_items ORDER BY contract_id, code")).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert [tuple(r) for r in owed] == [
+        ("c-old", "bp_follow_up", 4, "hypertension"), ("c-old", "health_check_65", 1, None),
+        ("c-old", "health_education", 2, None), ("c-young", "health_education", 2, None)]
