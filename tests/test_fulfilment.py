@@ -479,3 +479,24 @@ def test_a_package_owes_each_item_once_and_counts_a_disease_s_visits_once(client
                                  "funding": {"public_health_fen": 0, "insurance_fen": 0, "self_pay_fen": 100},
                                  "items": items})
     assert response.status_code == 422 and list(response.get_json()["errors"]) == ["items"]
+
+
+def test_the_county_rate_computed_in_the_database_agrees_with_each_contract_s_own_fulfilment(app, client):
+    """On the demo county: /stats/fulfilment (grouped SQL) against GET /contracts/{id}/fulfilment's
+    computation (per contract, in Python) for every contract held today."""
+    import sqlalchemy as sa
+
+    from backend.contracts.models import Contract
+    from backend.fulfilment.service import views_of
+    from backend.stats.service import contracted_on
+    from tests.factories import login
+
+    assert app.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
+    today = clock.today()
+    held = list(db.session.scalars(sa.select(Contract).where(contracted_on(today))))
+    statuses = [v["status"] for v in views_of(held, today).values()]
+    stats = client.get("/api/v1/stats/fulfilment", headers=login(client, "county-admin", "jiayi-demo-2025")).get_json()
+    assert stats["contracted"] == len(held) > 1000
+    assert (stats["on_track"], stats["complete"], stats["behind"]) == \
+        (statuses.count("on_track"), statuses.count("complete"), statuses.count("behind"))
+    assert stats["behind"] > 0 and stats["on_track"] > 0

@@ -14,29 +14,67 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from backend import clock
-from backend.contracts.models import Contract
+from backend.contracts.models import Contract, ContractItem
 from backend.directory.models import Institution, Team
 from backend.extensions import db
-from backend.fulfilment import service as fulfilment
-from backend.fulfilment.models import OUTCOMES, Call
+from backend.fulfilment import rules
+from backend.followups.models import FollowUp
+from backend.fulfilment.models import OUTCOMES, Call, ServiceDelivery
 from backend.residents.models import Resident
 from backend.stats.service import Area, contracted_on, rate
 
 
-def _contracts_on(a: Area, day: date) -> list[tuple[Contract, str]]:
-    """Each resident's contract in force on ``day`` with the child region it counts in."""
-    rows = db.session.execute(
-        sa.select(Contract, a.bucket(Contract.region_code))
+def _days_from(start, end):
+    """Whole days from ``start`` to ``end`` (date columns, or a date), in the database's own
+    arithmetic."""
+    if isinstance(end, date):
+        end = sa.literal(end, sa.Date)
+    if db.engine.dialect.name == "postgresql":
+        return end - start
+    return sa.cast(sa.func.julianday(end) - sa.func.julianday(start), sa.Integer)
+
+
+def _item_rows(a: Area, day: date):
+    """One row per item of every contract held on ``day`` in the region: its owed count, what
+    it owed by ``day`` and what was delivered, all computed by grouped joins (a contract held
+    on D had not ended before D, so its deliveries count from its start up to D)."""
+    held = (
+        sa.select(Contract.id, Contract.resident_id, Contract.team_id, Contract.start_date,
+                  a.bucket(Contract.region_code).label("bucket"),
+                  (_days_from(Contract.start_date, day) + 1).label("passed"),
+                  (_days_from(Contract.start_date, Contract.end_date) + 1).label("term"))
         .where(Contract.region_code.like(a.prefix + "%"), contracted_on(day))
-        .order_by(Contract.resident_id, Contract.start_date.desc())
-    ).all()
-    seen: set[str] = set()
-    found = []
-    for contract, bucket in rows:
-        if contract.resident_id not in seen:
-            seen.add(contract.resident_id)
-            found.append((contract, a.code_of_bucket(bucket)))
-    return found
+        .cte("held")
+    )
+    services = (
+        sa.select(held.c.id.label("contract_id"), ServiceDelivery.item_code.label("code"),
+                  sa.func.count().label("n"))
+        .join(ServiceDelivery, sa.and_(ServiceDelivery.resident_id == held.c.resident_id,
+                                       ServiceDelivery.delivered_on >= held.c.start_date,
+                                       ServiceDelivery.delivered_on <= day))
+        .group_by(held.c.id, ServiceDelivery.item_code)
+        .subquery()
+    )
+    visits = (
+        sa.select(held.c.id.label("contract_id"), FollowUp.disease.label("disease"),
+                  sa.func.count(sa.distinct(FollowUp.visited_on)).label("n"))
+        .join(FollowUp, sa.and_(FollowUp.resident_id == held.c.resident_id, FollowUp.method.in_(rules.FACE_TO_FACE),
+                                FollowUp.visited_on >= held.c.start_date, FollowUp.visited_on <= day))
+        .group_by(held.c.id, FollowUp.disease)
+        .subquery()
+    )
+    passed = sa.case((held.c.passed > held.c.term, held.c.term), else_=held.c.passed)
+    delivered = sa.case((ContractItem.follow_up_disease.is_(None), sa.func.coalesce(services.c.n, 0)),
+                        else_=sa.func.coalesce(visits.c.n, 0))
+    return (
+        sa.select(held.c.id.label("contract_id"), held.c.team_id, held.c.bucket, ContractItem.code,
+                  ContractItem.name, ContractItem.owed, (ContractItem.owed * passed // held.c.term).label("owed_by"),
+                  delivered.label("delivered"))
+        .join(ContractItem, ContractItem.contract_id == held.c.id)
+        .outerjoin(services, sa.and_(services.c.contract_id == held.c.id, services.c.code == ContractItem.code))
+        .outerjoin(visits, sa.and_(visits.c.contract_id == held.c.id,
+                                   visits.c.disease == ContractItem.follow_up_disease))
+    ), held
 
 
 def _empty() -> dict:
@@ -51,36 +89,49 @@ def _block(counts: dict) -> dict:
 
 
 def fulfilment_stats(a: Area, day: date) -> dict:
-    held = _contracts_on(a, day)
-    views = fulfilment.views_of([c for c, _ in held], day)
+    """The statuses are fulfilment.rules' (complete: every item delivered in full; behind: an item
+    short of what it owed by the day; else on track), computed per contract in the database."""
+    rows, held = _item_rows(a, day)
+    rows = rows.subquery()
+    per_contract = (
+        sa.select(rows.c.contract_id,
+                  sa.func.min(sa.case((rows.c.delivered >= rows.c.owed, 1), else_=0)).label("done"),
+                  sa.func.max(sa.case((rows.c.delivered < rows.c.owed_by, 1), else_=0)).label("behind"))
+        .group_by(rows.c.contract_id)
+        .subquery()
+    )
+    status = sa.case((per_contract.c.done == 1, "complete"), (per_contract.c.behind == 1, "behind"),
+                     else_=sa.case((per_contract.c.contract_id.is_(None), "complete"), else_="on_track"))
     by_bucket: dict[str, dict] = defaultdict(_empty)
     by_team: dict[str, dict] = defaultdict(_empty)
-    items: dict[str, dict] = {}
     total = _empty()
-    for contract, bucket in held:
-        view = views[contract.id]
-        for counts in (by_bucket[bucket], by_team[contract.team_id], total):
-            counts["contracted"] += 1
-            counts["statuses"][view["status"]] += 1
-        for item in view["items"]:
-            row = items.setdefault(item["code"], {"code": item["code"], "name": item["name"], "contracts": 0,
-                                                  "owed": 0, "owed_by_today": 0, "delivered": 0,
-                                                  "delivered_of_owed_by_today": 0})
-            row["contracts"] += 1
-            row["owed"] += item["owed"]
-            row["owed_by_today"] += item["owed_by_today"]
-            row["delivered"] += item["delivered"]
-            row["delivered_of_owed_by_today"] += min(item["delivered"], item["owed_by_today"])
-    for row in items.values():
-        row["delivery_rate"] = rate(row["delivered_of_owed_by_today"], row["owed_by_today"])
+    # A contract that owes no item has nothing outstanding: complete.
+    for bucket, team_id, state, n in db.session.execute(
+        sa.select(held.c.bucket, held.c.team_id, status, sa.func.count())
+        .outerjoin(per_contract, per_contract.c.contract_id == held.c.id)
+        .group_by(held.c.bucket, held.c.team_id, status)
+    ):
+        for counts in (by_bucket[a.code_of_bucket(bucket)], by_team[team_id], total):
+            counts["contracted"] += n
+            counts["statuses"][state] += n
+    items = [
+        {"code": code, "name": name, "contracts": n, "owed": int(owed), "owed_by_today": int(owed_by),
+         "delivered": int(delivered), "delivered_of_owed_by_today": int(counted),
+         "delivery_rate": rate(int(counted), int(owed_by))}
+        for code, name, n, owed, owed_by, delivered, counted in db.session.execute(
+            sa.select(rows.c.code, sa.func.max(rows.c.name), sa.func.count(), sa.func.sum(rows.c.owed),
+                      sa.func.sum(rows.c.owed_by), sa.func.sum(rows.c.delivered),
+                      sa.func.sum(sa.case((rows.c.delivered < rows.c.owed_by, rows.c.delivered),
+                                          else_=rows.c.owed_by)))
+            .group_by(rows.c.code).order_by(rows.c.code))
+    ]
 
     region = lambda r: {"code": r.code, "name": r.name, "level": r.level}  # noqa: E731
     teams = {t.id: t for t in db.session.scalars(sa.select(Team).where(Team.id.in_(list(by_team))))}
     institutions = {i.id: i.name for i in db.session.scalars(
         sa.select(Institution).where(Institution.id.in_({t.institution_id for t in teams.values()})))}
     return {
-        "region": region(a.region), "as_of": day, **_block(total),
-        "items": sorted(items.values(), key=lambda r: r["code"]),
+        "region": region(a.region), "as_of": day, **_block(total), "items": items,
         "children": [{"region": region(child), "as_of": day, **_block(by_bucket.get(child.code, _empty()))}
                      for child in a.children],
         "teams": sorted(({"team": {"id": t, "name": teams[t].name},
