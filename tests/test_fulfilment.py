@@ -322,7 +322,7 @@ def test_a_wrong_number_asks_staff_to_fix_the_phone_until_it_is_changed(client, 
 def test_bad_calls_are_422_and_store_nothing(client, world, body, field):
     response = client.post(f"/api/v1/residents/{world['elder'].id}/calls", headers=world["doctor"], json=body)
     assert response.status_code == 422 and field in response.get_json()["errors"]
-    assert client.get(f"/api/v1/residents/{world['elder'].id}/calls", headers=world["doctor"]).get_json() == []
+    assert client.get(f"/api/v1/residents/{world['elder'].id}/calls", headers=world["doctor"]).get_json()["items"] == []
 
 
 @pytest.mark.parametrize("who, status", [("nurse_a", 201), ("doctor_b", 404), ("county_admin", 403)])
@@ -500,3 +500,16 @@ def test_the_county_rate_computed_in_the_database_agrees_with_each_contract_s_ow
     assert (stats["on_track"], stats["complete"], stats["behind"]) == \
         (statuses.count("on_track"), statuses.count("complete"), statuses.count("behind"))
     assert stats["behind"] > 0 and stats["on_track"] > 0
+
+
+def test_the_call_history_is_read_by_the_resident_s_accounts_and_staff_in_scope_and_logged(client, world, wechat):
+    elder, doctor = world["elder"], world["doctor"]
+    for outcome in ("no_answer", "reached_will_visit"):
+        assert call(client, doctor, elder, outcome).status_code == 201
+    url = f"/api/v1/residents/{elder.id}/calls"
+    listed = client.get(url, headers=world["family"]).get_json()
+    assert listed["total"] == 2 and {c["outcome"] for c in listed["items"]} == {"no_answer", "reached_will_visit"}
+    assert client.get(url, headers=account_login(client, wechat, "o-stranger")).status_code == 404
+    assert client.get(url, headers=world["county"].headers(client, "doctor_other")).status_code == 404
+    log = client.get(f"/api/v1/residents/{elder.id}/access-log", headers=world["family"]).get_json()
+    assert "GET /api/v1/residents/{resident_id}/calls" in [e["action"] for e in log["items"]]

@@ -89,11 +89,14 @@ def record_call(data, resident_id):
 
 @blp.route("/residents/<string:resident_id>/calls", methods=["GET"])
 @require(kinds=ANYONE)
-@blp.response(200, s.CallSchema(many=True))
-def list_calls(resident_id):
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(s.CallSchema))
+def list_calls(args, resident_id):
     """居民的电话记录，最近的在前"""
     resident = scope.read_resident(current_principal(), resident_id, current_action())
-    return [service.call_view(c) for c in service.calls_of(resident.id)]
+    page = paginate(service.calls_query(resident.id), args["page"], args["page_size"])
+    page["items"] = [service.call_view(c) for c in page["items"]]
+    return page
 
 
 @blp.route("/residents/<string:resident_id>/calls/<string:call_id>/confirm", methods=["POST"])

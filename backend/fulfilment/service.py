@@ -290,9 +290,13 @@ def confirm_call(principal: Principal, resident_id: str, call_id: str, confirm: 
     return call
 
 
+def calls_query(resident_id: str) -> sa.Select:
+    return sa.select(Call).where(Call.resident_id == resident_id) \
+        .order_by(Call.called_at.desc(), Call.created_at.desc(), Call.id)
+
+
 def calls_of(resident_id: str) -> list[Call]:
-    return list(db.session.scalars(sa.select(Call).where(Call.resident_id == resident_id)
-                                   .order_by(Call.called_at.desc(), Call.created_at.desc())))
+    return list(db.session.scalars(calls_query(resident_id)))
 
 
 def call_status(resident_ids: list[str], now: datetime) -> dict[str, dict]:
