@@ -304,8 +304,8 @@ def call_status(resident_ids: list[str], now: datetime) -> dict[str, dict]:
     resident off the call list (for 7 days after a reached_will_visit call)."""
     if not resident_ids:
         return {}
-    latest: dict[str, Call] = {}
-    for call in db.session.scalars(sa.select(Call).where(
+    latest: dict = {}
+    for call in db.session.execute(sa.select(Call.resident_id, Call.outcome, Call.called_at).where(
             Call.resident_id.in_(set(resident_ids)), Call.called_at >= now - timedelta(days=90))
             .order_by(Call.called_at.desc(), Call.created_at.desc())):
         latest.setdefault(call.resident_id, call)

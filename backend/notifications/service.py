@@ -364,7 +364,8 @@ def _reminder_status(conditions: list[Condition]) -> dict[str, dict]:
     """For the due list: the latest reminder for each condition's current due date, and
     whether the doctor should call (a step that could not be delivered)."""
     keys = [(c.id, c.next_due_on) for c in conditions]
-    rows = db.session.scalars(sa.select(Notification).where(
+    rows = db.session.execute(sa.select(Notification.subject_id, Notification.status, Notification.sent_at,
+                                        Notification.send_after).where(
         sa.tuple_(Notification.subject_id, Notification.due_on).in_(keys)
     ).order_by(Notification.send_after))
     found: dict[str, dict] = {}
