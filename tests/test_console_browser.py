@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,11 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
 
 
 def pct(rate) -> str:
-    return "—" if rate is None else f"{rate * 100:.1f}%"
+    """As the page writes it: JavaScript's toFixed(1), which rounds an exact half up (90.25 → 90.3)
+    where Python's format would round it to even."""
+    if rate is None:
+        return "—"
+    return f"{Decimal(rate * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 
 
 def card(page, name: str) -> tuple[str, str]:
