@@ -15,10 +15,10 @@ from backend.contracts.service import current_contract, ensure_may_see_team
 from backend.directory.service import get_team
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db, new_id
-from backend.idempotency import fingerprint, stored_resend
 from backend.followups.models import Condition, FollowUp
 from backend.fulfilment import rules
 from backend.fulfilment.models import LEAVING, Call, ServiceDelivery
+from backend.idempotency import fingerprint, stored_resend
 from backend.residents import scope
 from backend.unit_of_work import unit_of_work
 
@@ -38,7 +38,7 @@ def _term_end(contract: Contract) -> date:
     return contract.end_date
 
 
-CHUNK = 5_000  # residents per query: a county's statistics would pass the drivers' bind limits
+CHUNK = 5_000  # residents per query, well under the database drivers' bind-parameter limits
 
 
 def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
