@@ -151,9 +151,15 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
     follow_up_id = data.get("id") or new_id()
     body_hash = fingerprint(resident.id, data)
     _check_readings(data, resident)
-    condition = db.session.scalar(sa.select(Condition).where(
-        Condition.resident_id == resident.id, Condition.disease == data["disease"],
-        Condition.deregistered_on.is_(None)))
+    # The condition with its latest visit's outcome, which is the previous visit of any visit
+    # not dated before it (the usual case): one statement.
+    found = db.session.execute(
+        sa.select(Condition, FollowUp.on_target, FollowUp.adverse_reaction)
+        .outerjoin(FollowUp, FollowUp.id == Condition.last_follow_up_id)
+        .where(Condition.resident_id == resident.id, Condition.disease == data["disease"],
+               Condition.deregistered_on.is_(None))
+    ).first()
+    condition = found.Condition if found else None
     if condition is None:
         raise ValidationFailed({"disease": ["该居民未登记此慢病，请先登记"]})
     if data["visited_on"] < condition.diagnosed_on:
@@ -165,8 +171,12 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
         complication=data.get("complication", "none"), symptoms=tuple(data.get("symptoms", ())),
     )
     pregnant = any(t.group == "pregnant" for t in resident.tags)
-    outcome = rules.classify(visit, age_on(resident.birth_date, visit.visited_on),
-                             _previous(condition, visit.visited_on, follow_up_id), pregnant, thresholds())
+    if condition.last_follow_up_id not in (None, follow_up_id) and condition.last_visited_on <= visit.visited_on:
+        previous = rules.Previous(on_target=found.on_target, adverse_reaction=found.adverse_reaction)
+    else:  # the first visit, or a back-dated one: look for the visit before it in time
+        previous = _previous(condition, visit.visited_on, follow_up_id)
+    outcome = rules.classify(visit, age_on(resident.birth_date, visit.visited_on), previous, pregnant,
+                             thresholds())
     fields = {k: v for k, v in data.items() if k != "id"}
     follow_up = FollowUp(
         id=follow_up_id, resident_id=resident.id, condition_id=condition.id, recorded_by_id=principal.id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.auth.principal import Principal
@@ -124,7 +125,7 @@ def visible_resident(principal: Principal, resident_id: str) -> Resident:
 
     The same rule as ``visible_to``, checked on the one row: read by its key, then in the
     caller's areas by its village, and only outside them against what other domains add."""
-    resident = db.session.get(Resident, resident_id)
+    resident = db.session.get(Resident, resident_id, options=[orm.joinedload(Resident.tags)])  # one statement
     if resident is None or not _may_see(principal, resident):
         raise NotFound("居民不存在")
     return resident
