@@ -15,13 +15,13 @@ import sqlalchemy as sa
 
 from backend import clock
 from backend.contracts.models import Contract, ContractItem
-from backend.directory.models import Institution, Team
+from backend.directory.models import Team
 from backend.extensions import db
 from backend.fulfilment import rules
 from backend.followups.models import FollowUp
 from backend.fulfilment.models import OUTCOMES, Call, ServiceDelivery
 from backend.residents.models import Resident
-from backend.stats.service import Area, contracted_on, rate
+from backend.stats.service import Area, contracted_on, rate, region_ref
 
 
 def _days_from(start, end):
@@ -100,12 +100,12 @@ def fulfilment_stats(a: Area, day: date) -> dict:
         .group_by(rows.c.contract_id)
         .subquery()
     )
-    status = sa.case((per_contract.c.done == 1, "complete"), (per_contract.c.behind == 1, "behind"),
-                     else_=sa.case((per_contract.c.contract_id.is_(None), "complete"), else_="on_track"))
+    # A contract that owes no item (no row in per_contract) has nothing outstanding: complete.
+    status = sa.case((per_contract.c.contract_id.is_(None), "complete"), (per_contract.c.done == 1, "complete"),
+                     (per_contract.c.behind == 1, "behind"), else_="on_track")
     by_bucket: dict[str, dict] = defaultdict(_empty)
     by_team: dict[str, dict] = defaultdict(_empty)
     total = _empty()
-    # A contract that owes no item has nothing outstanding: complete.
     for bucket, team_id, state, n in db.session.execute(
         sa.select(held.c.bucket, held.c.team_id, status, sa.func.count())
         .outerjoin(per_contract, per_contract.c.contract_id == held.c.id)
@@ -126,16 +126,14 @@ def fulfilment_stats(a: Area, day: date) -> dict:
             .group_by(rows.c.code).order_by(rows.c.code))
     ]
 
-    region = lambda r: {"code": r.code, "name": r.name, "level": r.level}  # noqa: E731
+    # Team.institution is loaded with the team (a joined relationship).
     teams = {t.id: t for t in db.session.scalars(sa.select(Team).where(Team.id.in_(list(by_team))))}
-    institutions = {i.id: i.name for i in db.session.scalars(
-        sa.select(Institution).where(Institution.id.in_({t.institution_id for t in teams.values()})))}
     return {
-        "region": region(a.region), "as_of": day, **_block(total), "items": items,
-        "children": [{"region": region(child), "as_of": day, **_block(by_bucket.get(child.code, _empty()))}
+        "region": region_ref(a.region), "as_of": day, **_block(total), "items": items,
+        "children": [{"region": region_ref(child), "as_of": day, **_block(by_bucket.get(child.code, _empty()))}
                      for child in a.children],
         "teams": sorted(({"team": {"id": t, "name": teams[t].name},
-                          "institution": {"id": teams[t].institution_id, "name": institutions.get(teams[t].institution_id)},
+                          "institution": {"id": teams[t].institution_id, "name": teams[t].institution.name},
                           **_block(counts)} for t, counts in by_team.items()),
                         key=lambda r: (r["team"]["name"], r["team"]["id"])),
     }
@@ -164,7 +162,7 @@ def call_stats(a: Area, first: date, last: date) -> dict:
         return {o: counts.get(o, 0) for o in OUTCOMES}
 
     return {
-        "region": {"code": a.region.code, "name": a.region.name, "level": a.region.level},
+        "region": region_ref(a.region),
         "from": first, "to": last, "calls": sum(everything.values()), "outcomes": outcomes(everything),
         "teams": sorted(({"team": None if t is None else {"id": t, "name": teams.get(t)},
                           "calls": sum(c.values()), "outcomes": outcomes(c)} for t, c in per_team.items()),

@@ -74,7 +74,7 @@ def chronic_stats(args):
 def team_stats(args):
     """各团队：签约人数与上限、待审核签约、逾期随访"""
     a, day = _area(args), _as_of(args)
-    region = {"code": a.region.code, "name": a.region.name, "level": a.region.level}
+    region = service.region_ref(a.region)
     rows = service.team_stats(a, day)
     return export.teams_csv(region, rows) if wants_csv() else {"region": region, "as_of": day, "items": rows}
 

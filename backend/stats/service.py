@@ -51,6 +51,11 @@ class Area:
         return bucket.ljust(12, "0")
 
 
+def region_ref(region: Region) -> dict:
+    """A region as every statistic names it."""
+    return {"code": region.code, "name": region.name, "level": region.level}
+
+
 def area(region_code: str) -> Area:
     region = get_region(region_code)
     children = list(db.session.scalars(sa.select(Region).where(Region.parent_code == region.code)
@@ -201,7 +206,7 @@ def contract_stats(a: Area, day: date) -> dict:
             population = d["groups"].get(g)
             group_blocks[g] = {"population": population, "contracted": members, "rate": rate(members, population)}
         return {
-            "region": {"code": region.code, "name": region.name, "level": region.level},
+            "region": region_ref(region),
             "as_of": day, "population": d["population"], "contracted": n,
             "coverage_rate": rate(n, d["population"]), "groups": group_blocks,
             "renewal_due": ended_n, "renewed": sum(renewed.get(c, 0) for c in codes),
@@ -278,7 +283,7 @@ def chronic_stats(a: Area, disease: str, year: int, day: date) -> dict:
         total = {k: sum(counts.get(c, {}).get(k, 0) for c in codes)
                  for k in ("managed", "standardized", "controlled", "overdue")}
         return {
-            "region": {"code": region.code, "name": region.name, "level": region.level},
+            "region": region_ref(region),
             "year": year, "as_of": day, "disease": disease, **total,
             "standardized_rate": rate(total["standardized"], total["managed"]),
             "control_rate": rate(total["controlled"], total["managed"]),
@@ -369,7 +374,7 @@ def metric_on(a: Area, metric: str, day: date) -> float | int | None:
 def trend(a: Area, metric: str, first: date, last: date, today: date) -> dict:
     points = month_ends(first, last, today)
     return {
-        "region": {"code": a.region.code, "name": a.region.name, "level": a.region.level},
+        "region": region_ref(a.region),
         "metric": metric,
         "points": [{"month": f"{d.year}-{d.month:02d}", "as_of": d, "value": metric_on(a, metric, d)}
                    for d in points],
