@@ -22,6 +22,13 @@ class Schema(ma.Schema):
         ordered = True
 
 
+class ClientId(ma.fields.UUID):
+    """An id the client chose (a UUID) so that a resend is recognised, loaded as its string."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        return str(super()._deserialize(value, attr, data, **kwargs))
+
+
 class Timestamp(ma.fields.DateTime):
     """An ISO 8601 moment with the civil offset (+08:00)."""
 

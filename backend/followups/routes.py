@@ -56,8 +56,6 @@ def deregister_condition(data, resident_id, condition_id):
 @blp.alt_response(409, description="同一 id、不同内容（id_conflict）")
 def record_follow_up(data, resident_id):
     """录入一次随访：按国家规范分类并确定下次随访日期"""
-    if "id" in data:
-        data["id"] = str(data["id"])
     follow_up, created = service.record_follow_up(current_principal(), resident_id, data)
     return follow_up, 201 if created else 200
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from backend.common import PageArgs, Schema, Timestamp
+from backend.common import ClientId, PageArgs, Schema, Timestamp
 from backend.followups import rules
 from backend.followups.models import DEREGISTRATION_REASONS
 
@@ -36,7 +36,7 @@ class ConditionSchema(Schema):
 
 
 class FollowUpCreateSchema(Schema):
-    id = fields.UUID(metadata={"description": "客户端生成的 UUID；重发同一内容得到原记录"})
+    id = ClientId(metadata={"description": "客户端生成的 UUID；重发同一内容得到原记录"})
     disease = fields.String(required=True, validate=validate.OneOf(rules.DISEASES))
     visited_on = fields.Date(required=True)
     method = fields.String(required=True, validate=validate.OneOf(rules.METHODS))

@@ -29,8 +29,6 @@ ANYONE = ("staff", "account")
 @blp.alt_response(409, description="同一 id、不同内容（id_conflict）")
 def record_delivery(data, resident_id):
     """登记一次签约服务（随访项目由面对面随访自动计入，不在此登记）"""
-    if "id" in data:
-        data["id"] = str(data["id"])
     delivery, created = service.record_delivery(current_principal(), resident_id, data)
     return delivery, 201 if created else 200
 

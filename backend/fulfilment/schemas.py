@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from backend.common import PageArgs, Schema, Timestamp
+from backend.common import ClientId, PageArgs, Schema, Timestamp
 from backend.fulfilment import rules
 from backend.fulfilment.models import OUTCOMES
 
 
 class DeliveryCreateSchema(Schema):
-    id = fields.UUID(metadata={"description": "客户端生成的 UUID：重发同一请求不会重复登记"})
+    id = ClientId(metadata={"description": "客户端生成的 UUID：重发同一请求不会重复登记"})
     item_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     delivered_on = fields.Date(required=True)
     method = fields.String(required=True, validate=validate.OneOf(rules.METHODS),
