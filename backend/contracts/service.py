@@ -11,12 +11,12 @@ from backend.auth.principal import Principal
 from backend.contracts import rules
 from backend.contracts.models import Contract, ContractItem, ContractPackage
 from backend.directory import policy
-from backend.fulfilment import rules as fulfilment_rules
 from backend.directory.models import MONEY_FIELDS, ServicePackage, Team
 from backend.directory.regions import is_within
 from backend.directory.service import capacity_of, get_team, register_contracted_counter
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
+from backend.fulfilment import rules as fulfilment_rules
 from backend.residents import scope
 from backend.residents.groups import groups_of
 from backend.residents.models import AccountResident, Resident
@@ -171,7 +171,7 @@ def owe_items(contract: Contract, packages: list[ServicePackage], resident: Resi
         groups = set(groups_of([resident], today)[resident.id])
     contract.items = [ContractItem(code=i["code"], name=i["name"], owed=i["owed"],
                                    follow_up_disease=i["follow_up_disease"])
-                      for i in fulfilment_rules.items_for([{"items": p.items} for p in packages], groups)]
+                      for i in fulfilment_rules.items_for([p.items for p in packages], groups)]
 
 
 def price_contract(contract: Contract, packages: list[ServicePackage]) -> None:

@@ -60,12 +60,13 @@ def status_of(items: list[ItemState]) -> str:
     return "on_track"
 
 
-def items_for(packages: list[dict], groups: set[str]) -> list[dict]:
-    """The items a resident is owed from the packages signed: those for everyone or for a group
-    the resident belongs to; an item in several packages is owed once, at the largest count."""
+def items_for(item_lists: list[list[dict]], groups: set[str]) -> list[dict]:
+    """The items a resident is owed from the signed packages' item lists: those for everyone or
+    for a group the resident belongs to; an item in several packages is owed once, at the
+    largest count."""
     found: dict[str, dict] = {}
-    for package in packages:
-        for item in package["items"]:
+    for items in item_lists:
+        for item in items:
             eligible = item.get("eligible_groups") or []
             if eligible and not groups.intersection(eligible):
                 continue

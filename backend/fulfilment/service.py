@@ -83,7 +83,8 @@ def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
 
 def fulfilment_view(contract: Contract, delivered: Counter, on: date) -> dict:
     start, end = contract.start_date, contract.end_date
-    items = [rules.item_state(i.code, i.name, i.owed, delivered.get(i.code, 0), start, end, min(on, _term_end(contract)))
+    counted_to = min(on, _term_end(contract))
+    items = [rules.item_state(i.code, i.name, i.owed, delivered.get(i.code, 0), start, end, counted_to)
              for i in contract.items]
     follow_up_items = {i.code for i in contract.items if i.follow_up_disease}
     return {

@@ -21,8 +21,8 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, dialect_insert
 from backend.followups.models import Condition
 from backend.followups.service import register_reminder_source
-from backend.notifications import channel, templates
 from backend.fulfilment import service as fulfilment
+from backend.notifications import channel, templates
 from backend.notifications.models import CALL_LIST_STATUSES, Notification, SubscriptionCredit
 from backend.residents import scope
 from backend.residents.models import Account, AccountResident, Resident

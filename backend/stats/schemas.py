@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 from backend.common import Schema
 from backend.directory.schemas import RegionCode
 from backend.followups.rules import DISEASES
+from backend.fulfilment.models import OUTCOMES
 from backend.stats.service import TREND_METRICS
 
 Rate = lambda **kw: fields.Float(allow_none=True, metadata={"description": "0 到 1，4 位小数；分母为 0 时为 null"}, **kw)  # noqa: E731
@@ -162,13 +163,9 @@ class FulfilmentStatsSchema(FulfilmentRegionSchema):
     teams = fields.List(fields.Nested(FulfilmentTeamSchema), required=True)
 
 
-class OutcomeCountsSchema(Schema):
-    reached_will_visit = fields.Integer(required=True)
-    reached_declined = fields.Integer(required=True)
-    no_answer = fields.Integer(required=True)
-    wrong_number = fields.Integer(required=True)
-    moved_away = fields.Integer(required=True)
-    died = fields.Integer(required=True)
+# One count per call outcome, in the order the calls domain defines them.
+OutcomeCountsSchema = Schema.from_dict({o: fields.Integer(required=True) for o in OUTCOMES},
+                                       name="OutcomeCountsSchema")
 
 
 class TeamCallsSchema(Schema):
