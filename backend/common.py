@@ -71,13 +71,18 @@ def paginate(statement: sa.Select, page: int, page_size: int) -> dict:
     a page past the end costs a separate count."""
     counted = statement.add_columns(sa.func.count().over().label("page_total"))
     rows = db.session.execute(counted.limit(page_size).offset((page - 1) * page_size)).all()
+    return {"items": [row[0] for row in rows], "page": page, "page_size": page_size,
+            "total": page_total(rows, statement, page)}
+
+
+def page_total(rows: list, statement: sa.Select, page: int) -> int:
+    """The whole list's count for a page read with a ``page_total`` window column: from the
+    page's first row, or, for a page past the end, a count of its own."""
     if rows:
-        total = rows[0].page_total
-    elif page > 1:
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
-    else:
-        total = 0
-    return {"items": [row[0] for row in rows], "page": page, "page_size": page_size, "total": total or 0}
+        return rows[0].page_total
+    if page > 1:
+        return db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())) or 0
+    return 0
 
 
 def page_from_list(items: list, page: int, page_size: int) -> dict:

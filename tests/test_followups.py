@@ -329,3 +329,14 @@ def test_a_resident_who_moves_takes_the_due_list_along_and_stays_on_the_contract
     assert [i["resident"]["name"] for i in due(client, doctor_b)] == ["高玉兰"]
     assert [i["resident"]["name"] for i in due(client, doctor)] == ["高玉兰"]  # held by contract
     assert due(client, world["county"].headers(client, "nurse_a"))[0]["resident"]["region_code"] == VILLAGE_B1
+
+
+def test_due_list_pages_count_the_whole_list_even_past_the_end(client, world):
+    doctor = world["doctor"]
+    register(client, doctor, world["elder"], registered_on="2025-01-01")
+    register(client, doctor, world["adult"], registered_on="2025-01-01")
+    url = "/api/v1/follow-ups/due?scope=team&window=overdue&page_size=1"
+    second = client.get(url + "&page=2", headers=doctor).get_json()
+    assert (len(second["items"]), second["total"]) == (1, 2)
+    past = client.get(url + "&page=5", headers=doctor).get_json()
+    assert (past["items"], past["total"], past["page"]) == ([], 2, 5)

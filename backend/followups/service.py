@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend import clock
 from backend.auth.principal import Principal
+from backend.common import page_total
 from backend.contracts.models import Contract
 from backend.directory.models import Region
 from backend.errors import Conflict, NotFound, ValidationFailed
@@ -276,10 +277,10 @@ def due_page(principal: Principal, scope_name: str, window: str, page: int, page
     list counted) first, then each joined to the columns shown of its resident, the village's
     name and the latest visit (fifty phones decrypted for a page of fifty, nothing else)."""
     ordered = due(principal, scope_name, window)
-    chosen = ordered.with_only_columns(Condition.id, sa.func.count().over().label("total")) \
+    chosen = ordered.with_only_columns(Condition.id, sa.func.count().over().label("page_total")) \
         .limit(page_size).offset((page - 1) * page_size).subquery()
     rows = db.session.execute(
-        sa.select(Condition, chosen.c.total, Resident.name, Resident.phone, Resident.phone_wrong, Resident.region_code,
+        sa.select(Condition, chosen.c.page_total, Resident.name, Resident.phone, Resident.phone_wrong, Resident.region_code,
                   Resident.birth_date, Region.name.label("region_name"), FollowUp.visited_on,
                   FollowUp.classification, FollowUp.sbp, FollowUp.dbp, FollowUp.fasting_glucose, FollowUp.refer,
                   FollowUp.urgent_referral)
@@ -289,13 +290,7 @@ def due_page(principal: Principal, scope_name: str, window: str, page: int, page
         .outerjoin(FollowUp, FollowUp.id == Condition.last_follow_up_id)
         .order_by(*DUE_ORDER)
     ).all()
-    if rows:
-        total = rows[0].total
-    elif page > 1:
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(ordered.order_by(None).subquery()))
-    else:
-        total = 0
-    return {"items": rows, "page": page, "page_size": page_size, "total": total}
+    return {"items": rows, "page": page, "page_size": page_size, "total": page_total(rows, ordered, page)}
 
 
 def next_follow_ups(conditions: list[Condition], today: date) -> list[dict]:
