@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 
 from backend.auth.passwords import verify_password
 from backend.auth.principal import Principal, register_loader
-from backend.directory.models import Staff, TeamMember, TeamServiceArea
+from backend.directory.models import Institution, Staff, TeamMember, TeamServiceArea
 from backend.errors import Unauthorized
 from backend.extensions import db
 
 
-def staff_principal(staff: Staff, team_ids: list[str] | None = None,
-                    team_areas: list[str] | None = None) -> Principal:
+def staff_principal(staff: Staff) -> Principal:
+    """The principal of a staff member just signed in (the teams' areas are read per request)."""
     return Principal(
         kind="staff",
         id=staff.id,
@@ -21,27 +20,33 @@ def staff_principal(staff: Staff, team_ids: list[str] | None = None,
         institution_id=staff.institution_id,
         institution_name=staff.institution.name if staff.institution else None,
         region_code=staff.region_code,
-        team_ids=tuple(sorted(team_ids if team_ids is not None else staff.team_ids)),
-        team_areas=None if team_areas is None else tuple(sorted(team_areas)),
+        team_ids=tuple(sorted(staff.team_ids)),
         extra={"title": staff.title},
     )
 
 
 def _load_staff(staff_id: str) -> Principal | None:
-    # Every staff request starts here: one statement for the staff member, its teams and their
-    # service areas (the scope of most requests is read from them).
+    # Every staff request starts here: one statement for the staff member, its institution, its
+    # teams and their service areas (the scope of most requests is read from them), as plain
+    # columns: no ORM objects are built for a principal.
     rows = db.session.execute(
-        sa.select(Staff, TeamMember.team_id, TeamServiceArea.region_code)
+        sa.select(Staff.id, Staff.name, Staff.title, Staff.roles, Staff.active, Staff.institution_id,
+                  Staff.region_code, Institution.name.label("institution_name"), TeamMember.team_id,
+                  TeamServiceArea.region_code.label("area"))
+        .outerjoin(Institution, Institution.id == Staff.institution_id)
         .outerjoin(TeamMember, TeamMember.staff_id == Staff.id)
         .outerjoin(TeamServiceArea, TeamServiceArea.team_id == TeamMember.team_id)
         .where(Staff.id == staff_id)
-        .options(orm.lazyload(Staff.memberships))  # read from the rows, not loaded again
     ).all()
-    if not rows or not rows[0].Staff.active:
+    if not rows or not rows[0].active:
         return None
-    team_ids = {row.team_id for row in rows if row.team_id}
-    areas = {row.region_code for row in rows if row.region_code}
-    return staff_principal(rows[0].Staff, list(team_ids), list(areas))
+    staff = rows[0]
+    return Principal(
+        kind="staff", id=staff.id, name=staff.name, roles=frozenset(staff.roles),
+        institution_id=staff.institution_id, institution_name=staff.institution_name,
+        region_code=staff.region_code, team_ids=tuple(sorted({row.team_id for row in rows if row.team_id})),
+        team_areas=tuple(sorted({row.area for row in rows if row.area})), extra={"title": staff.title},
+    )
 
 
 register_loader("staff", _load_staff)
