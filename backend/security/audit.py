@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend import clock
 from backend.auth.principal import Principal
 from backend.errors import ServiceUnavailable
-from backend.extensions import db
+from backend.extensions import db, new_id
 from backend.security.models import AccessLog
 
 log = logging.getLogger("jiayi.audit")
@@ -24,16 +24,31 @@ def record_access(principal: Principal, resident_ids: Iterable[str], action: str
         return
     at = clock.utcnow()
     try:
-        db.session.execute(sa.insert(AccessLog), [
-            {"resident_id": resident_id, "at": at, "actor_kind": principal.kind, "actor_id": principal.id,
-             "actor_name": principal.name[:50], "actor_institution": principal.institution_name, "action": action}
-            for resident_id in ids
-        ])
+        _insert(ids, {"at": at, "actor_kind": principal.kind, "actor_id": principal.id,
+                      "actor_name": principal.name[:50], "actor_institution": principal.institution_name,
+                      "action": action})
         db.session.commit()
     except SQLAlchemyError as error:
         db.session.rollback()
         log.error("access log not written (%s); read refused", type(error).__name__)
         raise ServiceUnavailable("访问记录无法写入，暂不能查看", code="access_log_unavailable") from None
+
+
+# PostgreSQL takes a list's rows as two arrays in one statement; elsewhere, one row per execution.
+_INSERT_UNNESTED = sa.text(
+    "INSERT INTO access_logs (id, resident_id, at, actor_kind, actor_id, actor_name, actor_institution, action) "
+    "SELECT id, resident_id, :at, :actor_kind, :actor_id, :actor_name, :actor_institution, :action "
+    "FROM unnest(CAST(:ids AS VARCHAR[]), CAST(:resident_ids AS VARCHAR[])) AS rows (id, resident_id)"
+).bindparams(sa.bindparam("at", type_=AccessLog.__table__.c.at.type))
+
+
+def _insert(resident_ids: list[str], actor: dict) -> None:
+    ids = [new_id() for _ in resident_ids]
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(_INSERT_UNNESTED, {**actor, "ids": ids, "resident_ids": resident_ids})
+    else:
+        db.session.execute(sa.insert(AccessLog.__table__),
+                           [{**actor, "id": id_, "resident_id": resident_id} for id_, resident_id in zip(ids, resident_ids)])
 
 
 def current_action() -> str:

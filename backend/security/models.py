@@ -19,7 +19,9 @@ class AccessLog(IdMixin, db.Model):
     __tablename__ = "access_logs"
     __table_args__ = (sa.Index("ix_access_logs_resident_at", "resident_id", "at"),)
 
-    resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"))
+    # No foreign key: an append-only log of reads needs none (each id was just read), and a key
+    # would lock every resident row it names, on every read of a list.
+    resident_id: Mapped[str] = mapped_column(sa.String(36))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
     actor_kind: Mapped[str] = mapped_column(sa.String(10))
     actor_id: Mapped[str] = mapped_column(sa.String(36))
