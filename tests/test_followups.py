@@ -340,3 +340,65 @@ def test_due_list_pages_count_the_whole_list_even_past_the_end(client, world):
     assert (len(second["items"]), second["total"]) == (1, 2)
     past = client.get(url + "&page=5", headers=doctor).get_json()
     assert (past["items"], past["total"], past["page"]) == ([], 2, 5)
+
+
+def test_due_list_items_are_the_schema_s_dump_on_the_demo_county(app, client):
+    """The due list builds its items ready for JSON instead of dumping them through
+    DueItemSchema: on the demo county (visits, calls, planned reminders) every item loads into
+    the schema and dumps back to itself, with the schema's fields in the schema's order."""
+    from backend.directory.models import Staff, TeamMember, TeamServiceArea
+    from backend.fulfilment.models import Call
+    from backend.notifications.models import Notification
+    from backend.followups.schemas import DueItemSchema, DueResidentSchema, LastCallSchema, LastVisitSchema
+    from scheduled.jobs import run_recorded
+    from tests.factories import login
+
+    assert app.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
+    with clock.frozen_at(clock.parse_moment(f"{clock.today().isoformat()}T07:30:00+08:00")):
+        assert run_recorded("plan-follow-up-reminders", clock.now(), "test").counts["planned"] > 0
+    def doctor_of(condition_filter):  # a member of the team serving such a condition's village
+        return db.session.scalar(
+            sa.select(Staff.username).join(TeamMember, TeamMember.staff_id == Staff.id)
+            .join(TeamServiceArea, TeamServiceArea.team_id == TeamMember.team_id)
+            .join(Condition, Condition.region_code == TeamServiceArea.region_code)
+            .where(condition_filter, Condition.deregistered_on.is_(None)).order_by(Staff.username).limit(1))
+
+    doctors = {doctor_of(Condition.id.in_(sa.select(Notification.subject_id))), doctor_of(Condition.urgent),
+               doctor_of(Condition.resident_id.in_(sa.select(Call.resident_id)))}
+    items = []
+    for username in sorted(doctors):
+        headers = login(client, username, "jiayi-demo-2025")
+        for window in ("overdue", "week"):
+            body = client.get(f"/api/v1/follow-ups/due?scope=team&window={window}&page_size=100",
+                              headers=headers).get_json()
+            assert list(body) == ["items", "page", "page_size", "total"]
+            items += body["items"]
+    schema = DueItemSchema()
+    for item in items:
+        assert schema.dump(schema.load(item)) == item
+        assert list(item) == list(schema.fields)
+        assert list(item["resident"]) == list(DueResidentSchema().fields)
+        assert item["last"] is None or list(item["last"]) == list(LastVisitSchema().fields)
+        assert item["last_call"] is None or list(item["last_call"]) == list(LastCallSchema().fields)
+    # What the list shows was there to be shown: visits, reminders and calls among the items.
+    assert len(items) > 20
+    assert any(i["last"] for i in items) and any(i["last_call"] for i in items)
+    assert any(i["reminder"]["at"] for i in items) and any(i["urgent"] for i in items)
+
+
+def test_the_due_list_follows_a_change_of_the_team_s_areas_at_once(client, world):
+    """Each caller's due-list statement is built once per process and kept: a team given a new
+    village lists its residents on the next request, and stops when the village is taken away."""
+    from backend.directory.models import TeamServiceArea
+
+    register(client, world["county"].headers(client, "doctor_b"), world["far"], registered_on="2025-01-01")
+    register(client, world["doctor"], world["elder"], registered_on="2025-01-01")
+    assert [i["resident"]["name"] for i in due(client, world["doctor"])] == ["高玉兰"]
+    team_a = world["county"].teams["a"].id
+    db.session.add(TeamServiceArea(team_id=team_a, region_code=VILLAGE_B1))
+    db.session.commit()
+    assert sorted(i["resident"]["name"] for i in due(client, world["doctor"])) == ["高玉兰", "鲁大成"]
+    db.session.execute(sa.delete(TeamServiceArea).where(TeamServiceArea.team_id == team_a,
+                                                        TeamServiceArea.region_code == VILLAGE_B1))
+    db.session.commit()
+    assert [i["resident"]["name"] for i in due(client, world["doctor"])] == ["高玉兰"]

@@ -1,7 +1,8 @@
 """Conditions and follow-ups: registration, visits classified by the national rules, due lists."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+import functools
+from datetime import date, datetime, timedelta
 from typing import Callable
 
 import sqlalchemy as sa
@@ -10,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 
 from backend import clock
 from backend.auth.principal import Principal
-from backend.common import page_total
 from backend.contracts.models import Contract
 from backend.directory.models import Region
 from backend.errors import Conflict, NotFound, ValidationFailed
@@ -146,6 +146,24 @@ def _previous(condition: Condition, before: date, exclude_id: str) -> rules.Prev
     return None if row is None else rules.Previous(on_target=row.on_target, adverse_reaction=row.adverse_reaction)
 
 
+# The hot path of a visit runs statements built once, with its values bound.
+_CONDITION_WITH_LAST = (
+    sa.select(Condition, FollowUp.on_target, FollowUp.adverse_reaction)
+    .outerjoin(FollowUp, FollowUp.id == Condition.last_follow_up_id)
+    .where(Condition.resident_id == sa.bindparam("resident_id"), Condition.disease == sa.bindparam("disease"),
+           Condition.deregistered_on.is_(None))
+)
+_RESCHEDULE = (
+    sa.update(Condition)
+    .where(Condition.id == sa.bindparam("condition_id"),
+           sa.or_(Condition.last_visited_on.is_(None), Condition.last_visited_on <= sa.bindparam("visited_on")))
+    .values(next_due_on=sa.bindparam("next_due_on"), last_follow_up_id=sa.bindparam("follow_up_id"),
+            last_visited_on=sa.bindparam("visited_on"), urgent=sa.bindparam("urgent"),
+            updated_at=sa.bindparam("updated_at", type_=Condition.updated_at.type))
+    .execution_options(synchronize_session=False)
+)
+
+
 def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tuple[FollowUp, bool]:
     """Store a visit; returns (follow-up, created). A resend of the same body returns the stored one."""
     resident = scope.visible_resident(principal, resident_id)
@@ -154,12 +172,7 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
     _check_readings(data, resident)
     # The condition with its latest visit's outcome, which is the previous visit of any visit
     # not dated before it (the usual case): one statement.
-    found = db.session.execute(
-        sa.select(Condition, FollowUp.on_target, FollowUp.adverse_reaction)
-        .outerjoin(FollowUp, FollowUp.id == Condition.last_follow_up_id)
-        .where(Condition.resident_id == resident.id, Condition.disease == data["disease"],
-               Condition.deregistered_on.is_(None))
-    ).first()
+    found = db.session.execute(_CONDITION_WITH_LAST, {"resident_id": resident.id, "disease": data["disease"]}).first()
     condition = found.Condition if found else None
     if condition is None:
         raise ValidationFailed({"disease": ["该居民未登记此慢病，请先登记"]})
@@ -204,14 +217,9 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
 def _reschedule(condition: Condition, visit: FollowUp) -> None:
     """The schedule follows the latest visit (a back-dated entry does not move it back): one
     conditional update, so two visits stored at once leave the later one in place."""
-    db.session.execute(
-        sa.update(Condition)
-        .where(Condition.id == condition.id,
-               sa.or_(Condition.last_visited_on.is_(None), Condition.last_visited_on <= visit.visited_on))
-        .values(next_due_on=visit.next_due_on, last_follow_up_id=visit.id, last_visited_on=visit.visited_on,
-                urgent=visit.urgent_referral, updated_at=clock.utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_RESCHEDULE, {
+        "condition_id": condition.id, "visited_on": visit.visited_on, "next_due_on": visit.next_due_on,
+        "follow_up_id": visit.id, "urgent": visit.urgent_referral, "updated_at": clock.utcnow()})
     db.session.expire(condition)
 
 
@@ -225,72 +233,100 @@ def follow_ups_of(resident_id: str, disease: str | None = None) -> sa.Select:
 # Due lists
 
 WINDOWS = ("overdue", "today", "week")
-# Urgent referrals first, then the longest overdue; ties in a fixed order, so pages do not shift.
-DUE_ORDER = (Condition.urgent.desc(), Condition.next_due_on, Condition.resident_id, Condition.disease)
-
-ReminderSource = Callable[[list[Condition]], dict[str, dict]]
-_reminder_source: ReminderSource | None = None
+# The columns a due list is chosen, ordered and shown by.
+DUE_KEYS = (Condition.id, Condition.urgent, Condition.next_due_on, Condition.resident_id, Condition.disease,
+            Condition.last_follow_up_id)
 
 
-def register_reminder_source(source: ReminderSource) -> None:
-    """The reminders domain tells the due list what was sent for each condition's due date."""
-    global _reminder_source
-    _reminder_source = source
+def due_order(listed) -> tuple:
+    """Urgent referrals first, then the longest overdue; ties in a fixed order, so pages do not
+    shift."""
+    return (listed.c.urgent.desc(), listed.c.next_due_on, listed.c.resident_id, listed.c.disease)
 
 
-def reminder_status(conditions: list[Condition]) -> dict[str, dict]:
-    found = _reminder_source(conditions) if _reminder_source and conditions else {}
-    return {c.id: found.get(c.id, {"status": "none", "at": None, "needs_call": False}) for c in conditions}
+# Other domains add to each row of a due-list page, read in the page's one statement: given
+# the page (a subquery of the DUE_KEYS columns), labelled columns, and the values of any
+# parameters they bind, from the moment of the request.
+DueColumns = Callable[[sa.Subquery], list]
+DueParams = Callable[[datetime], dict]
+_due_columns: list[tuple[DueColumns, DueParams | None]] = []
 
 
-def due(principal: Principal, scope_name: str, window: str) -> sa.Select:
-    """Active conditions due in the window, for residents in the caller's scope: urgent first,
-    then the longest overdue."""
-    today = clock.today()
+def register_due_columns(columns: DueColumns, params: DueParams | None = None) -> None:
+    _due_columns.append((columns, params))
+    _due_statements.cache_clear()
+
+
+def due(principal: Principal, scope_name: str, window: str, prefixes: frozenset[str] | None) -> sa.Select | sa.CompoundSelect:
+    """The ``DUE_KEYS`` of the active conditions due in the window (relative to the bound
+    ``today``), for residents in the caller's scope (unordered: see ``due_order``)."""
+    today = sa.bindparam("today", type_=sa.Date)
     if window == "overdue":
         in_window = Condition.next_due_on < today
     elif window == "today":
         in_window = Condition.next_due_on == today
     else:
-        in_window = sa.and_(Condition.next_due_on >= today, Condition.next_due_on < today + timedelta(days=7))
-    due_now = sa.and_(Condition.deregistered_on.is_(None), in_window)
-    statement = sa.select(Condition).where(due_now)
+        in_window = sa.and_(Condition.next_due_on >= today,
+                            Condition.next_due_on < sa.bindparam("week_end", type_=sa.Date))
+    keys = sa.select(*DUE_KEYS).where(Condition.deregistered_on.is_(None), in_window)
     if scope_name == "mine":
-        statement = statement.where(Condition.resident_id.in_(
+        return keys.where(Condition.resident_id.in_(
             sa.select(Contract.resident_id).where(Contract.doctor_id == principal.id,
                                                   Contract.status.in_(("pending", "active")))))
-    else:
-        # The team's villages through the (region, due date) index, and the residents it holds
-        # contracts with elsewhere: each part small, never the whole area's residents.
-        prefixes = scope.area_prefixes(principal)
-        if prefixes is not scope.ALL:
-            parts = [sa.select(Condition.id).where(due_now, scope.in_areas(Condition.region_code, prefixes))] \
-                if prefixes else []
-            parts += [sa.select(Condition.id).where(due_now, Condition.resident_id.in_(ids))
-                      for ids in scope.added_ids(principal, prefixes)]
-            statement = statement.where(Condition.id.in_(sa.union_all(*parts)) if parts else sa.false())
-    return statement.order_by(*DUE_ORDER)
+    if prefixes is scope.ALL:
+        return keys
+    # The team's villages through the (region, due date) index, and the residents it holds
+    # contracts with elsewhere: each part small, never the whole area's residents, and each
+    # read once (a UNION, so a condition in two parts is listed once).
+    parts = [keys.where(scope.in_areas(Condition.region_code, prefixes))] if prefixes else []
+    parts += [keys.where(Condition.resident_id.in_(ids)) for ids in scope.added_ids(principal, set(prefixes))]
+    if not parts:
+        return keys.where(sa.false())
+    return parts[0] if len(parts) == 1 else sa.union(*parts)
+
+
+@functools.lru_cache(maxsize=128)
+def _due_statements(principal: Principal, scope_name: str, window: str,
+                    prefixes: frozenset[str] | None) -> tuple[sa.Select, sa.Select]:
+    """A caller's due-list page and count statements, built once per process for each scope
+    (everything that decides the scope is in the key; the day, the page and the moment are
+    bound when run). Building and hashing the scoped statement costs more than running it."""
+    listed = due(principal, scope_name, window, prefixes).subquery()
+    chosen = sa.select(listed, sa.func.count().over().label("page_total")).order_by(*due_order(listed)) \
+        .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)).subquery()
+    added = [column for columns, _ in _due_columns for column in columns(chosen)]
+    page = (
+        sa.select(chosen, *added, Resident.name, Resident.phone, Resident.phone_wrong, Resident.region_code,
+                  Resident.birth_date, Region.name.label("region_name"), FollowUp.visited_on,
+                  FollowUp.classification, FollowUp.sbp, FollowUp.dbp, FollowUp.fasting_glucose, FollowUp.refer,
+                  FollowUp.urgent_referral)
+        .join(Resident, Resident.id == chosen.c.resident_id)
+        .outerjoin(Region, Region.code == Resident.region_code)
+        .outerjoin(FollowUp, FollowUp.id == chosen.c.last_follow_up_id)
+        .order_by(*due_order(chosen))
+    )
+    return page, sa.select(sa.func.count()).select_from(listed)
 
 
 def due_page(principal: Principal, scope_name: str, window: str, page: int, page_size: int) -> dict:
     """One page of the due list in one statement: the page's conditions chosen (and the whole
     list counted) first, then each joined to the columns shown of its resident, the village's
-    name and the latest visit (fifty phones decrypted for a page of fifty, nothing else)."""
-    ordered = due(principal, scope_name, window)
-    chosen = ordered.with_only_columns(Condition.id, sa.func.count().over().label("page_total")) \
-        .limit(page_size).offset((page - 1) * page_size).subquery()
-    rows = db.session.execute(
-        sa.select(Condition, chosen.c.page_total, Resident.name, Resident.phone, Resident.phone_wrong, Resident.region_code,
-                  Resident.birth_date, Region.name.label("region_name"), FollowUp.visited_on,
-                  FollowUp.classification, FollowUp.sbp, FollowUp.dbp, FollowUp.fasting_glucose, FollowUp.refer,
-                  FollowUp.urgent_referral)
-        .join(chosen, chosen.c.id == Condition.id)
-        .join(Resident, Resident.id == Condition.resident_id)
-        .outerjoin(Region, Region.code == Resident.region_code)
-        .outerjoin(FollowUp, FollowUp.id == Condition.last_follow_up_id)
-        .order_by(*DUE_ORDER)
-    ).all()
-    return {"items": rows, "page": page, "page_size": page_size, "total": page_total(rows, ordered, page)}
+    name, the latest visit and what other domains add (fifty phones decrypted for a page of
+    fifty, nothing else)."""
+    prefixes = None if scope_name == "mine" else scope.area_prefixes(principal)
+    statement, count = _due_statements(principal, scope_name, window,
+                                       None if prefixes is None else frozenset(prefixes))
+    today, now = clock.today(), clock.now()
+    params = {"today": today, "week_end": today + timedelta(days=7), "limit": page_size,
+              "offset": (page - 1) * page_size}
+    for _, values in _due_columns:
+        params.update(values(now) if values else {})
+    rows = db.session.execute(statement, params).all()
+    if rows:
+        total = rows[0].page_total
+    else:  # an empty page: the list is empty, or the page lies past its end
+        total = db.session.scalar(count, params) if page > 1 else 0
+    return {"items": rows, "page": page, "page_size": page_size, "total": total}
 
 
 def next_follow_ups(conditions: list[Condition], today: date) -> list[dict]:

@@ -16,6 +16,7 @@ from backend.directory.service import get_team
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db, new_id
 from backend.followups.models import Condition, FollowUp
+from backend.followups.service import register_due_columns
 from backend.fulfilment import rules
 from backend.fulfilment.models import LEAVING, Call, ServiceDelivery
 from backend.idempotency import fingerprint, stored_resend
@@ -300,22 +301,21 @@ def calls_of(resident_id: str) -> list[Call]:
     return list(db.session.scalars(calls_query(resident_id)))
 
 
-def call_status(resident_ids: list[str], now: datetime) -> dict[str, dict]:
-    """For the due list: each resident's latest call, and whether a promise to come keeps the
-    resident off the call list (for 7 days after a reached_will_visit call)."""
-    if not resident_ids:
-        return {}
-    latest: dict = {}
-    for call in db.session.execute(sa.select(Call.resident_id, Call.outcome, Call.called_at).where(
-            Call.resident_id.in_(set(resident_ids)), Call.called_at >= now - timedelta(days=90))
-            .order_by(Call.called_at.desc(), Call.created_at.desc())):
-        latest.setdefault(call.resident_id, call)
-    return {
-        resident_id: {"outcome": call.outcome, "called_at": call.called_at,
-                      "off_call_list": call.outcome == "reached_will_visit"
-                      and call.called_at > now - timedelta(days=WILL_VISIT_DAYS)}
-        for resident_id, call in latest.items()
-    }
+def _last_call_columns(page: sa.Subquery) -> list:
+    """For the due list: each resident's latest call of the last 90 days."""
+    latest = sa.select(Call.outcome).where(Call.resident_id == page.c.resident_id,
+                                           Call.called_at >= sa.bindparam("calls_since", type_=Call.called_at.type)) \
+        .order_by(Call.called_at.desc(), Call.created_at.desc()).limit(1)
+    return [latest.scalar_subquery().label("last_call_outcome"),
+            latest.with_only_columns(Call.called_at).scalar_subquery().label("last_called_at")]
+
+
+register_due_columns(_last_call_columns, lambda now: {"calls_since": now - timedelta(days=90)})
+
+
+def off_call_list(outcome: str | None, called_at: datetime | None, now: datetime) -> bool:
+    """A resident who promised on the phone to come is off the call list for WILL_VISIT_DAYS."""
+    return outcome == "reached_will_visit" and called_at > now - timedelta(days=WILL_VISIT_DAYS)
 
 
 def call_view(call: Call) -> dict:

@@ -20,7 +20,7 @@ from backend.directory.models import Team
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, dialect_insert
 from backend.followups.models import Condition
-from backend.followups.service import register_reminder_source
+from backend.followups.service import register_due_columns
 from backend.fulfilment import service as fulfilment
 from backend.notifications import channel, templates
 from backend.notifications.models import CALL_LIST_STATUSES, Notification, SubscriptionCredit
@@ -360,21 +360,17 @@ def reminders_of(resident_id: str) -> list[Notification]:
     ))
 
 
-def _reminder_status(conditions: list[Condition]) -> dict[str, dict]:
+def _reminder_columns(page: sa.Subquery) -> list:
     """For the due list: the latest reminder for each condition's current due date, and
     whether the doctor should call (a step that could not be delivered)."""
-    keys = [(c.id, c.next_due_on) for c in conditions]
-    rows = db.session.execute(sa.select(Notification.subject_id, Notification.status, Notification.sent_at,
-                                        Notification.send_after).where(
-        sa.tuple_(Notification.subject_id, Notification.due_on).in_(keys)
-    ).order_by(Notification.send_after))
-    found: dict[str, dict] = {}
-    for n in rows:
-        entry = found.setdefault(n.subject_id, {"status": "none", "at": None, "needs_call": False})
-        entry["status"] = n.status
-        entry["at"] = n.sent_at or n.send_after
-        entry["needs_call"] = entry["needs_call"] or n.status in CALL_LIST_STATUSES
-    return found
+    of_due = sa.and_(Notification.subject_id == page.c.id, Notification.due_on == page.c.next_due_on)
+    latest = sa.select(Notification.status).where(of_due).order_by(Notification.send_after.desc()).limit(1)
+    return [
+        latest.scalar_subquery().label("reminder_status"),
+        latest.with_only_columns(sa.func.coalesce(Notification.sent_at, Notification.send_after))
+        .scalar_subquery().label("reminder_at"),
+        sa.exists().where(of_due, Notification.status.in_(CALL_LIST_STATUSES)).label("reminder_needs_call"),
+    ]
 
 
-register_reminder_source(_reminder_status)
+register_due_columns(_reminder_columns)
