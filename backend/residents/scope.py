@@ -120,12 +120,17 @@ def added_ids(principal: Principal, prefixes: set[str]) -> list[sa.Select]:
     return [ids for ids in (scope(principal, prefixes) for scope in _staff_scopes) if ids is not None]
 
 
+# One statement, built once: every read of one resident starts here.
+_RESIDENT_WITH_TAGS = sa.select(Resident).options(orm.joinedload(Resident.tags)) \
+    .where(Resident.id == sa.bindparam("id"))
+
+
 def visible_resident(principal: Principal, resident_id: str) -> Resident:
     """The resident, or 404 when it does not exist or lies outside the caller's scope.
 
     The same rule as ``visible_to``, checked on the one row: read by its key, then in the
     caller's areas by its village, and only outside them against what other domains add."""
-    resident = db.session.get(Resident, resident_id, options=[orm.joinedload(Resident.tags)])  # one statement
+    resident = db.session.execute(_RESIDENT_WITH_TAGS, {"id": resident_id}).unique().scalar_one_or_none()
     if resident is None or not _may_see(principal, resident):
         raise NotFound("居民不存在")
     return resident
