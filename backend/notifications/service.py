@@ -163,22 +163,21 @@ def _still_relevant(n: Notification, today: date) -> bool:
     return contract is not None and contract.status == "active" and contract.end_date >= today and not renewed
 
 
-def _recipient(resident_id: str, template_id: str) -> tuple[Account, SubscriptionCredit] | None:
-    """A bound account holding a credit (or a long-term subscription) for the template; self first."""
+def _recipient(resident_id: str, template_id: str):
+    """A bound account holding a credit (or a long-term subscription) for the template; self
+    first. A row of the account's id and openid and the credit's key and kind, or None."""
     rows = db.session.execute(
-        sa.select(Account, SubscriptionCredit, AccountResident.relation)
+        sa.select(Account.id.label("account_id"), Account.openid, SubscriptionCredit.template_id,
+                  SubscriptionCredit.long_term, AccountResident.relation)
         .join(AccountResident, AccountResident.account_id == Account.id)
         .join(SubscriptionCredit, SubscriptionCredit.account_id == Account.id)
         .where(AccountResident.resident_id == resident_id, SubscriptionCredit.template_id == template_id,
                sa.or_(SubscriptionCredit.credits > 0, SubscriptionCredit.long_term.is_(True)))
     ).all()
-    if not rows:
-        return None
-    account, credit, _ = sorted(rows, key=lambda r: (r.relation != "self", r.Account.id))[0]
-    return account, credit
+    return min(rows, key=lambda r: (r.relation != "self", r.account_id)) if rows else None
 
 
-def _take_credit(credit: SubscriptionCredit) -> bool:
+def _take_credit(credit) -> bool:
     if credit.long_term:
         return True
     result = db.session.execute(
@@ -190,7 +189,7 @@ def _take_credit(credit: SubscriptionCredit) -> bool:
     return result.rowcount == 1
 
 
-def _give_back_credit(credit: SubscriptionCredit) -> None:
+def _give_back_credit(credit) -> None:
     if not credit.long_term:
         db.session.execute(
             sa.update(SubscriptionCredit)
@@ -238,10 +237,12 @@ def _claim(now: datetime) -> tuple[str, list[Notification]]:
 
 
 def _move(n: Notification, token: str, from_status: str, **values) -> bool:
-    """Change the row only while this dispatcher still holds it in ``from_status``."""
+    """Change the row only while this dispatcher still holds it in ``from_status`` (by its
+    identity: an expired ``n`` is not read again for its id)."""
     result = db.session.execute(
         sa.update(Notification)
-        .where(Notification.id == n.id, Notification.status == from_status, Notification.claim_token == token)
+        .where(Notification.id == sa.inspect(n).identity[0], Notification.status == from_status,
+               Notification.claim_token == token)
         .values(updated_at=clock.utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
@@ -253,20 +254,20 @@ def _send_one(n: Notification, token: str, now: datetime, today: date) -> str:
     if not _still_relevant(n, today):
         _move(n, token, "claimed", status="cancelled", claim_token=None, last_error="no longer due")
         return "cancelled"
-    found = _recipient(n.resident_id, n.template_id)
-    if found is None or not _take_credit(found[1]):
+    credit = _recipient(n.resident_id, n.template_id)
+    if credit is None or not _take_credit(credit):
         _move(n, token, "claimed", status="no_credit", claim_token=None,
               last_error="no account with a subscription for this template")
         return "no_credit"
-    account, credit = found
     attempts = n.attempts + 1
+    message = (credit.openid, n.template_id, n.data, n.page)  # read before the commit expires n
     # Credit, attempt and "sending" are committed together before the message goes out.
-    if not _move(n, token, "claimed", status="sending", account_id=account.id, attempts=attempts,
+    if not _move(n, token, "claimed", status="sending", account_id=credit.account_id, attempts=attempts,
                  claimed_until=now + timedelta(minutes=CLAIM_MINUTES)):
         db.session.rollback()  # another dispatcher holds it now; the credit stays
         return "skipped"
     db.session.commit()
-    delivery = channel.deliver(account.openid, n.template_id, n.data, n.page)
+    delivery = channel.deliver(*message)
     done = {"channel": delivery.channel, "claim_token": None, "last_error": delivery.error}
     if delivery.outcome == "sent":
         _move(n, token, "sending", status="sent", sent_at=clock.utcnow(), msgid=delivery.msgid, **done)
