@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 
+CODE_LENGTH = 12
 LEVELS = ("province", "city", "county", "township", "village")
 # Where each level's own digits end in the code.
-_ENDS = {"province": 2, "city": 4, "county": 6, "township": 9, "village": 12}
+_ENDS = {"province": 2, "city": 4, "county": 6, "township": 9, "village": CODE_LENGTH}
 _SEGMENTS = ((0, 2), (2, 4), (4, 6), (6, 9), (9, 12))
 _CODE = re.compile(r"^\d{12}$")
 

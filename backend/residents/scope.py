@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from backend.auth.principal import Principal
 from backend.directory.models import Institution, Team, TeamServiceArea
-from backend.directory.regions import prefix_of
+from backend.directory.regions import CODE_LENGTH, prefix_of
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.residents.models import AccountResident, Resident
@@ -83,8 +83,12 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 
 
 def in_areas(region_column, prefixes: set[str]) -> ColumnElement[bool]:
-    """``region_column`` lies in one of the areas (prefix matches, read through a pattern index)."""
-    return sa.or_(*(region_column.like(p + "%") for p in sorted(prefixes)))
+    """``region_column`` lies in one of the areas: villages (a whole 12-digit code) in one IN
+    list, larger areas by prefix (both read through the pattern index)."""
+    villages = sorted(p for p in prefixes if len(p) == CODE_LENGTH)
+    clauses = [region_column.in_(villages)] if villages else []
+    clauses += [region_column.like(p + "%") for p in sorted(prefixes) if len(p) < CODE_LENGTH]
+    return sa.or_(*clauses)
 
 
 def _after(prefix: str) -> str | None:
