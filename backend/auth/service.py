@@ -25,19 +25,22 @@ def staff_principal(staff: Staff) -> Principal:
     )
 
 
+# Every staff request starts here: one statement, built once, for the staff member, its
+# institution, its teams and their service areas (the scope of most requests is read from them),
+# as plain columns: no ORM objects are built for a principal.
+_STAFF_PRINCIPAL = (
+    sa.select(Staff.id, Staff.name, Staff.title, Staff.roles, Staff.active, Staff.institution_id,
+              Staff.region_code, Institution.name.label("institution_name"), TeamMember.team_id,
+              TeamServiceArea.region_code.label("area"))
+    .outerjoin(Institution, Institution.id == Staff.institution_id)
+    .outerjoin(TeamMember, TeamMember.staff_id == Staff.id)
+    .outerjoin(TeamServiceArea, TeamServiceArea.team_id == TeamMember.team_id)
+    .where(Staff.id == sa.bindparam("staff_id"))
+)
+
+
 def _load_staff(staff_id: str) -> Principal | None:
-    # Every staff request starts here: one statement for the staff member, its institution, its
-    # teams and their service areas (the scope of most requests is read from them), as plain
-    # columns: no ORM objects are built for a principal.
-    rows = db.session.execute(
-        sa.select(Staff.id, Staff.name, Staff.title, Staff.roles, Staff.active, Staff.institution_id,
-                  Staff.region_code, Institution.name.label("institution_name"), TeamMember.team_id,
-                  TeamServiceArea.region_code.label("area"))
-        .outerjoin(Institution, Institution.id == Staff.institution_id)
-        .outerjoin(TeamMember, TeamMember.staff_id == Staff.id)
-        .outerjoin(TeamServiceArea, TeamServiceArea.team_id == TeamMember.team_id)
-        .where(Staff.id == staff_id)
-    ).all()
+    rows = db.session.execute(_STAFF_PRINCIPAL, {"staff_id": staff_id}).all()
     if not rows or not rows[0].active:
         return None
     staff = rows[0]
