@@ -75,13 +75,15 @@ def paginate(statement: sa.Select, page: int, page_size: int) -> dict:
             "total": page_total(rows, statement, page)}
 
 
-def page_total(rows: list, statement: sa.Select, page: int) -> int:
+def page_total(rows: list, statement: sa.Select, page: int, params: dict | None = None) -> int:
     """The whole list's count for a page read with a ``page_total`` window column: from the
-    page's first row, or, for a page past the end, a count of its own."""
+    page's first row, or, for a page past the end, a count of its own (of ``statement``, with
+    the page's bound ``params``)."""
     if rows:
         return rows[0].page_total
     if page > 1:
-        return db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())) or 0
+        counted = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
+        return db.session.scalar(counted, params) or 0
     return 0
 
 

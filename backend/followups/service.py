@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend import clock
 from backend.auth.principal import Principal
+from backend.common import page_total
 from backend.contracts.models import Contract
 from backend.directory.models import Region
 from backend.errors import Conflict, NotFound, ValidationFailed
@@ -257,7 +258,8 @@ def register_due_columns(columns: DueColumns, params: DueParams | None = None) -
     _due_statements.cache_clear()
 
 
-def due(principal: Principal, scope_name: str, window: str, prefixes: frozenset[str] | None) -> sa.Select | sa.CompoundSelect:
+def due(principal: Principal, scope_name: str, window: str,
+        prefixes: frozenset[str] | None) -> sa.Select | sa.CompoundSelect:
     """The ``DUE_KEYS`` of the active conditions due in the window (relative to the bound
     ``today``), for residents in the caller's scope (unordered: see ``due_order``)."""
     today = sa.bindparam("today", type_=sa.Date)
@@ -288,7 +290,7 @@ def due(principal: Principal, scope_name: str, window: str, prefixes: frozenset[
 @functools.lru_cache(maxsize=128)
 def _due_statements(principal: Principal, scope_name: str, window: str,
                     prefixes: frozenset[str] | None) -> tuple[sa.Select, sa.Select]:
-    """A caller's due-list page and count statements, built once per process for each scope
+    """A caller's due-list page statement and the ids it lists, built once per process for each scope
     (everything that decides the scope is in the key; the day, the page and the moment are
     bound when run). Building and hashing the scoped statement costs more than running it."""
     listed = due(principal, scope_name, window, prefixes).subquery()
@@ -305,7 +307,7 @@ def _due_statements(principal: Principal, scope_name: str, window: str,
         .outerjoin(FollowUp, FollowUp.id == chosen.c.last_follow_up_id)
         .order_by(*due_order(chosen))
     )
-    return page, sa.select(sa.func.count()).select_from(listed)
+    return page, sa.select(listed.c.id)
 
 
 def due_page(principal: Principal, scope_name: str, window: str, page: int, page_size: int) -> dict:
@@ -314,7 +316,7 @@ def due_page(principal: Principal, scope_name: str, window: str, page: int, page
     name, the latest visit and what other domains add (fifty phones decrypted for a page of
     fifty, nothing else)."""
     prefixes = None if scope_name == "mine" else scope.area_prefixes(principal)
-    statement, count = _due_statements(principal, scope_name, window,
+    statement, listed = _due_statements(principal, scope_name, window,
                                        None if prefixes is None else frozenset(prefixes))
     today, now = clock.today(), clock.now()
     params = {"today": today, "week_end": today + timedelta(days=7), "limit": page_size,
@@ -322,11 +324,7 @@ def due_page(principal: Principal, scope_name: str, window: str, page: int, page
     for _, values in _due_columns:
         params.update(values(now) if values else {})
     rows = db.session.execute(statement, params).all()
-    if rows:
-        total = rows[0].page_total
-    else:  # an empty page: the list is empty, or the page lies past its end
-        total = db.session.scalar(count, params) if page > 1 else 0
-    return {"items": rows, "page": page, "page_size": page_size, "total": total}
+    return {"items": rows, "page": page, "page_size": page_size, "total": page_total(rows, listed, page, params)}
 
 
 def next_follow_ups(conditions: list[Condition], today: date) -> list[dict]:

@@ -47,8 +47,8 @@ def _insert(resident_ids: list[str], actor: dict) -> None:
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(_INSERT_UNNESTED, {**actor, "ids": ids, "resident_ids": resident_ids})
     else:
-        db.session.execute(sa.insert(AccessLog.__table__),
-                           [{**actor, "id": id_, "resident_id": resident_id} for id_, resident_id in zip(ids, resident_ids)])
+        db.session.execute(sa.insert(AccessLog.__table__), [
+            {**actor, "id": id_, "resident_id": resident_id} for id_, resident_id in zip(ids, resident_ids)])
 
 
 def current_action() -> str:
