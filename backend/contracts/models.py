@@ -23,9 +23,12 @@ class Contract(IdMixin, TimestampMixin, PricedMixin, db.Model):
                  sqlite_where=sa.text(f"{_LIVE} AND renewal_of IS NULL")),
         sa.Index("uq_contracts_live_renewal", "renewal_of", unique=True,
                  postgresql_where=sa.text(_LIVE), sqlite_where=sa.text(_LIVE)),
-        # The team's residents who live outside its villages are read from this index alone.
-        sa.Index("ix_contracts_team_status", "team_id", "status", "region_code",
-                 postgresql_include=["resident_id"]),
+        sa.Index("ix_contracts_team_status", "team_id", "status"),
+        # The residents a team holds live contracts with outside its villages, read from this
+        # index alone as ranges of region codes (a status list ahead of the region would leave
+        # the ranges to a filter over all the team's contracts).
+        sa.Index("ix_contracts_team_live_region", "team_id", "region_code", postgresql_include=["resident_id"],
+                 postgresql_where=sa.text(_LIVE), sqlite_where=sa.text(_LIVE)),
         sa.Index("ix_contracts_status_end", "status", "end_date"),
     )
 
