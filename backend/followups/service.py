@@ -7,7 +7,6 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from backend import clock
 from backend.auth.principal import Principal
@@ -18,7 +17,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, new_id
 from backend.followups import rules
 from backend.followups.models import Condition, FollowUp
-from backend.idempotency import fingerprint, stored_resend
+from backend.idempotency import fingerprint, store_once
 from backend.residents import scope
 from backend.residents.groups import register_group_source
 from backend.residents.models import Resident
@@ -200,19 +199,7 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
         referral_reasons=outcome.referral_reasons, next_due_on=outcome.next_due_on,
         **{**fields, "symptoms": list(fields.get("symptoms", []))},
     )
-    try:
-        with unit_of_work(keep_loaded=True) as session:
-            session.add(follow_up)
-            session.flush()
-            _reschedule(condition, follow_up)
-    except IntegrityError:
-        # The id is stored already (a resend, or the same id twice at once): the stored visit
-        # answers a resend of the same body, a different body is a conflict.
-        stored = stored_resend(FollowUp, follow_up_id, body_hash, "随访记录")
-        if stored is None:
-            raise
-        return stored, False
-    return follow_up, True
+    return store_once(follow_up, body_hash, "随访记录", lambda: _reschedule(condition, follow_up))
 
 
 def _reschedule(condition: Condition, visit: FollowUp) -> None:

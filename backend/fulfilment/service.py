@@ -6,7 +6,6 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from backend import clock
 from backend.auth.principal import Principal
@@ -19,7 +18,7 @@ from backend.followups.models import Condition, FollowUp
 from backend.followups.service import register_due_columns
 from backend.fulfilment import rules
 from backend.fulfilment.models import LEAVING, Call, ServiceDelivery
-from backend.idempotency import fingerprint, stored_resend
+from backend.idempotency import fingerprint, store_once, stored_resend
 from backend.residents import scope
 from backend.unit_of_work import unit_of_work
 
@@ -182,15 +181,7 @@ def record_delivery(principal: Principal, resident_id: str, data: dict) -> tuple
     delivery = ServiceDelivery(id=delivery_id, resident_id=resident.id, item_code=item.code, delivered_on=day,
                                method=data["method"], notes=data.get("notes"), recorded_by_id=principal.id,
                                body_hash=body_hash)
-    try:
-        with unit_of_work(keep_loaded=True) as session:
-            session.add(delivery)
-    except IntegrityError:
-        stored = stored_resend(ServiceDelivery, delivery_id, body_hash, "服务记录")
-        if stored is None:
-            raise
-        return stored, False
-    return delivery, True
+    return store_once(delivery, body_hash, "服务记录")
 
 
 def deliveries_of(resident_id: str) -> sa.Select:
