@@ -53,7 +53,7 @@ def staff_login(data):
     """医务人员与管理员登录"""
     staff = service.authenticate_staff(data["username"], data["password"])
     token = issue_token("staff", staff.id)
-    return {**token, "staff": service.me_view(service.staff_principal(staff))}
+    return {**token, "staff": service.me_view(service.load_staff(staff.id))}
 
 
 @blp.route("/auth/wechat/login", methods=["POST"])

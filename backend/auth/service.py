@@ -10,21 +10,6 @@ from backend.errors import Unauthorized
 from backend.extensions import db
 
 
-def staff_principal(staff: Staff) -> Principal:
-    """The principal of a staff member just signed in (the teams' areas are read per request)."""
-    return Principal(
-        kind="staff",
-        id=staff.id,
-        name=staff.name,
-        roles=frozenset(staff.roles),
-        institution_id=staff.institution_id,
-        institution_name=staff.institution.name if staff.institution else None,
-        region_code=staff.region_code,
-        team_ids=tuple(sorted(staff.team_ids)),
-        extra={"title": staff.title},
-    )
-
-
 # Every staff request starts here: one statement, built once, for the staff member, its
 # institution, its teams and their service areas (the scope of most requests is read from them),
 # as plain columns: no ORM objects are built for a principal.
@@ -39,7 +24,8 @@ _STAFF_PRINCIPAL = (
 )
 
 
-def _load_staff(staff_id: str) -> Principal | None:
+def load_staff(staff_id: str) -> Principal | None:
+    """The principal of an active staff member (None when unknown or disabled)."""
     rows = db.session.execute(_STAFF_PRINCIPAL, {"staff_id": staff_id}).all()
     if not rows or not rows[0].active:
         return None
@@ -52,7 +38,7 @@ def _load_staff(staff_id: str) -> Principal | None:
     )
 
 
-register_loader("staff", _load_staff)
+register_loader("staff", load_staff)
 
 
 def authenticate_staff(username: str, password: str) -> Staff:
