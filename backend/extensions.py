@@ -68,9 +68,14 @@ class TimestampMixin:
 db = SQLAlchemy(model_class=Base)
 
 
+def on_postgresql() -> bool:
+    """The database in use is PostgreSQL (else SQLite)."""
+    return db.engine.dialect.name == "postgresql"
+
+
 def dialect_insert(table):
     """An INSERT that can say ON CONFLICT, for the database in use (PostgreSQL or SQLite)."""
-    if db.engine.dialect.name == "postgresql":
+    if on_postgresql():
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend import clock
 from backend.auth.principal import Principal
 from backend.errors import ServiceUnavailable
-from backend.extensions import db, new_id
+from backend.extensions import db, new_id, on_postgresql
 from backend.security.models import AccessLog
 
 log = logging.getLogger("jiayi.audit")
@@ -44,7 +44,7 @@ _INSERT_UNNESTED = sa.text(
 
 def _insert(resident_ids: list[str], actor: dict) -> None:
     ids = [new_id() for _ in resident_ids]
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         db.session.execute(_INSERT_UNNESTED, {**actor, "ids": ids, "resident_ids": resident_ids})
     else:
         db.session.execute(sa.insert(AccessLog.__table__), [

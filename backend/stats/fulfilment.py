@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from backend import clock
 from backend.contracts.models import Contract, ContractItem
 from backend.directory.models import Team
-from backend.extensions import db
+from backend.extensions import db, on_postgresql
 from backend.fulfilment import rules
 from backend.followups.models import FollowUp
 from backend.fulfilment.models import OUTCOMES, Call, ServiceDelivery
@@ -29,7 +29,7 @@ def _days_from(start, end):
     arithmetic."""
     if isinstance(end, date):
         end = sa.literal(end, sa.Date)
-    if db.engine.dialect.name == "postgresql":
+    if on_postgresql():
         return end - start
     return sa.cast(sa.func.julianday(end) - sa.func.julianday(start), sa.Integer)
 
