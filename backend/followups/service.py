@@ -12,6 +12,7 @@ from backend import clock
 from backend.auth.principal import Principal
 from backend.common import page_total
 from backend.contracts.models import Contract
+from backend.contracts.rules import LIVE_STATES
 from backend.directory.models import Region
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, new_id
@@ -261,7 +262,7 @@ def due(principal: Principal, scope_name: str, window: str,
     if scope_name == "mine":
         return keys.where(Condition.resident_id.in_(
             sa.select(Contract.resident_id).where(Contract.doctor_id == principal.id,
-                                                  Contract.status.in_(("pending", "active")))))
+                                                  Contract.status.in_(LIVE_STATES))))
     if prefixes is scope.ALL:
         return keys
     # The team's villages through the (region, due date) index, and the residents it holds

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from backend import clock
 from backend.auth.principal import Principal
 from backend.contracts.models import Contract
+from backend.contracts.rules import LIVE_STATES
 from backend.contracts.service import current_contract, ensure_may_see_team
 from backend.directory.service import get_team
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -247,7 +248,7 @@ def confirm_call(principal: Principal, resident_id: str, call_id: str, confirm: 
         raise Conflict("该通话结果无需确认或已处理", code="invalid_transition")
     today = clock.today()
     live = list(db.session.scalars(sa.select(Contract).where(
-        Contract.resident_id == resident.id, Contract.status.in_(("pending", "active")))))
+        Contract.resident_id == resident.id, Contract.status.in_(LIVE_STATES))))
     if confirm:
         if call.called_by_id == principal.id:
             raise Forbidden("迁出、死亡须由另一名医务人员确认")

@@ -16,6 +16,7 @@ from flask import current_app
 from backend import clock
 from backend.auth.principal import Principal
 from backend.contracts.models import Contract
+from backend.contracts.rules import LIVE_STATES
 from backend.directory.models import Team
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, dialect_insert
@@ -125,7 +126,7 @@ def plan_renewal_reminders(now: datetime) -> dict[str, int]:
     today = clock.to_civil(now).date()
     template = settings().wechat_template_renewal
     renewed = sa.select(Contract.renewal_of).where(Contract.renewal_of.is_not(None),
-                                                   Contract.status.in_(("pending", "active")))
+                                                   Contract.status.in_(LIVE_STATES))
     contracts = list(db.session.scalars(
         sa.select(Contract).where(
             Contract.status == "active", Contract.end_date >= today,
@@ -159,7 +160,7 @@ def _still_relevant(n: Notification, today: date) -> bool:
         return condition is not None and condition.deregistered_on is None and condition.next_due_on == n.due_on
     contract = db.session.get(Contract, n.subject_id)
     renewed = db.session.scalar(sa.select(Contract.id).where(Contract.renewal_of == n.subject_id,
-                                                             Contract.status.in_(("pending", "active"))))
+                                                             Contract.status.in_(LIVE_STATES)))
     return contract is not None and contract.status == "active" and contract.end_date >= today and not renewed
 
 
