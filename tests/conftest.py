@@ -2,6 +2,7 @@
 its schema made by the migrations once per run, and emptied after every test."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -26,7 +27,9 @@ ENV = {
     "JIAYI_WECHAT_APPID": WECHAT_APPID,
     "JIAYI_WECHAT_SECRET": WECHAT_SECRET,
     "JIAYI_WECHAT_API_BASE_URL": _wechat.base_url,
-    "JIAYI_WECHAT_TIMEOUT_SECONDS": "0.5",
+    # Generous, so a loaded CI machine never turns a slow loopback answer into a 503;
+    # tests of timeouts shorten it with the short_wechat_timeout fixture.
+    "JIAYI_WECHAT_TIMEOUT_SECONDS": "10",
     "JIAYI_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
     "JIAYI_FIELD_KEYS": Fernet.generate_key().decode(),
     "JIAYI_FIELD_INDEX_KEY": "test-index-key-0123456789-0123456789-abcdef",
@@ -93,6 +96,13 @@ def wechat():
     _wechat.reset()
     yield _wechat
     _wechat.reset()
+
+
+@pytest.fixture
+def short_wechat_timeout(app):
+    """Let the app wait only 0.3 s for WeChat, for tests that make the fake server answer late."""
+    app.config["JIAYI"] = dataclasses.replace(app.config["JIAYI"], wechat_timeout_seconds=0.3)
+    return app
 
 
 @pytest.fixture

@@ -170,11 +170,11 @@ def test_transient_faults_are_retried_with_backoff_and_lose_nothing(client, wech
     assert [m["touser"] for m in wechat.sent] == ["o-li"]
 
 
-def test_a_timeout_is_never_resent_but_called(client, wechat, patient):
+def test_a_timeout_is_never_resent_but_called(client, wechat, patient, short_wechat_timeout):
     """WeChat may have delivered a message whose answer timed out: no second send, a call instead."""
     accept(client, patient["account"], FOLLOW_UP_TEMPLATE)
     plan("2026-06-10T07:30:00+08:00")
-    wechat.delay("cgi-bin/message/subscribe/send", 1.5, times=1)
+    wechat.delay("cgi-bin/message/subscribe/send", 1, times=1)
     assert dispatch("2026-06-10T08:00:00+08:00")["failed"] == 1
     (n,) = outbox()
     assert (n.status, n.last_error) == ("failed", "timeout: delivery unknown")

@@ -99,9 +99,9 @@ def test_dropped_connection_is_503(client, wechat):
     assert_unavailable(client.post(LOGIN, json={"code": "code-1"}))
 
 
-def test_timeout_is_503(client, wechat):
+def test_timeout_is_503(client, wechat, short_wechat_timeout):
     wechat.add_code("code-1", openid="o-1")
-    wechat.delay("sns/jscode2session", 2)
+    wechat.delay("sns/jscode2session", 1)
     assert_unavailable(client.post(LOGIN, json={"code": "code-1"}))
 
 
