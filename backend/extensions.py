@@ -73,6 +73,15 @@ def on_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
+def written(value) -> sa.BindParameter:
+    """``value`` (a list for an IN list) written into the SQL text instead of bound. A statement
+    that runs with a cached generic plan (the due list) can only use a partial index whose
+    predicate names it (the live contracts') or read a LIKE prefix through an index when
+    PostgreSQL sees the value when planning."""
+    return sa.bindparam("written", value, expanding=isinstance(value, (list, tuple)), literal_execute=True,
+                        unique=True)
+
+
 def dialect_insert(table):
     """An INSERT that can say ON CONFLICT, for the database in use (PostgreSQL or SQLite)."""
     if on_postgresql():

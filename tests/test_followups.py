@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from backend import clock
 from backend.extensions import db
 from backend.followups.models import Condition, FollowUp
+from backend.security.models import AccessLog
 from tests.factories import VILLAGE_A1, VILLAGE_B1, account_login, add_resident, id_number_for
 
 
@@ -251,6 +252,39 @@ def test_due_list_is_scoped_and_logged(client, world):
     assert "GET /api/v1/follow-ups/due" in [e["action"] for e in log["items"]]
 
 
+def test_a_due_page_logs_each_listed_resident_once(client, world):
+    """Two conditions of one resident are two rows of the list and one read in the log."""
+    register(client, world["doctor"], world["elder"], registered_on="2025-01-01")
+    register(client, world["doctor"], world["elder"], disease="diabetes", registered_on="2025-01-01")
+    register(client, world["doctor"], world["adult"], registered_on="2025-01-01")
+    at("2026-03-20T10:00:00+08:00")
+    listed = due(client, world["doctor"])
+    assert sorted(i["resident"]["name"] for i in listed) == ["高建国", "高玉兰", "高玉兰"]
+    logged = db.session.execute(sa.select(AccessLog.resident_id, AccessLog.actor_name, AccessLog.action,
+                                          AccessLog.at, AccessLog.id)
+                                .where(AccessLog.action == "GET /api/v1/follow-ups/due")).all()
+    assert sorted(row.resident_id for row in logged) == sorted([world["elder"].id, world["adult"].id])
+    assert {(row.actor_name, clock.to_civil(row.at).isoformat()) for row in logged} == {
+        ("王医生", "2026-03-20T10:00:00+08:00")}
+    assert len({row.id for row in logged}) == 2
+
+
+def test_a_due_page_that_cannot_be_logged_fails_without_the_data(client, world):
+    register(client, world["doctor"], world["elder"], registered_on="2025-01-01")
+    db.session.execute(sa.text("ALTER TABLE access_logs RENAME TO access_logs_away"))
+    db.session.commit()
+    try:
+        response = client.get("/api/v1/follow-ups/due?scope=team&window=overdue", headers=world["doctor"])
+    finally:
+        db.session.rollback()
+        db.session.execute(sa.text("ALTER TABLE access_logs_away RENAME TO access_logs"))
+        db.session.commit()
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "access_log_unavailable"
+    assert "高玉兰" not in response.get_data(as_text=True)
+    assert due(client, world["doctor"])[0]["resident"]["name"] == "高玉兰"  # served again once it can be logged
+
+
 @pytest.mark.parametrize("query", ["scope=everyone", "window=month", "page_size=500"])
 def test_bad_due_queries_are_422(client, world, query):
     response = client.get(f"/api/v1/follow-ups/due?{query}", headers=world["doctor"])
@@ -329,6 +363,23 @@ def test_a_resident_who_moves_takes_the_due_list_along_and_stays_on_the_contract
     assert [i["resident"]["name"] for i in due(client, doctor_b)] == ["高玉兰"]
     assert [i["resident"]["name"] for i in due(client, doctor)] == ["高玉兰"]  # held by contract
     assert due(client, world["county"].headers(client, "nurse_a"))[0]["resident"]["region_code"] == VILLAGE_B1
+
+
+def test_a_condition_reachable_by_village_and_by_contract_is_listed_once(client, world):
+    """The due list's two parts (the team's villages, its contracts elsewhere) are split by the
+    condition's own village, so a row both would reach is listed once."""
+    from backend.contracts.models import Contract
+
+    doctor, elder = world["doctor"], world["elder"]
+    register(client, doctor, elder, registered_on="2025-01-01")
+    created = client.post("/api/v1/contracts", headers=doctor, json={
+        "resident_id": elder.id, "team_id": world["county"].teams["a"].id, "package_codes": ["basic"]})
+    assert created.status_code == 201, created.get_json()
+    # The contract's copy of the village says the resident lives outside the team's villages.
+    db.session.execute(sa.update(Contract).where(Contract.resident_id == elder.id).values(region_code=VILLAGE_B1))
+    db.session.commit()
+    assert [i["resident"]["name"] for i in due(client, doctor)] == ["高玉兰"]
+    assert client.get("/api/v1/follow-ups/due?scope=team&window=overdue", headers=doctor).get_json()["total"] == 1
 
 
 def test_due_list_pages_count_the_whole_list_even_past_the_end(client, world):

@@ -15,7 +15,7 @@ from backend.directory.models import MONEY_FIELDS, ServicePackage, Team
 from backend.directory.regions import is_within
 from backend.directory.service import capacity_of, get_team, register_contracted_counter
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from backend.extensions import db
+from backend.extensions import db, written
 from backend.fulfilment import rules as fulfilment_rules
 from backend.residents import scope
 from backend.residents.groups import groups_of
@@ -100,7 +100,7 @@ def _contracted_with_my_teams(principal: Principal, areas: set[str]):
     if not principal.team_ids:
         return None
     held = sa.select(Contract.resident_id).where(Contract.team_id.in_(list(principal.team_ids)),
-                                                 Contract.status.in_(rules.LIVE_STATES))
+                                                 Contract.status.in_(written(rules.LIVE_STATES)))
     return scope.outside_areas(held, Contract.region_code, areas)
 
 

@@ -15,13 +15,14 @@ from backend.contracts.models import Contract
 from backend.contracts.rules import LIVE_STATES
 from backend.directory.models import Region
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.extensions import db, new_id
+from backend.extensions import db, new_id, on_postgresql, written
 from backend.followups import rules
 from backend.followups.models import Condition, FollowUp
 from backend.idempotency import fingerprint, store_once
 from backend.residents import scope
 from backend.residents.groups import register_group_source
 from backend.residents.models import Resident
+from backend.security.audit import logged_read, logging_reads, record_access
 from backend.security.identity import age_on
 from backend.unit_of_work import unit_of_work
 
@@ -262,25 +263,33 @@ def due(principal: Principal, scope_name: str, window: str,
     if scope_name == "mine":
         return keys.where(Condition.resident_id.in_(
             sa.select(Contract.resident_id).where(Contract.doctor_id == principal.id,
-                                                  Contract.status.in_(LIVE_STATES))))
+                                                  Contract.status.in_(written(LIVE_STATES)))))
     if prefixes is scope.ALL:
         return keys
     # The team's villages through the (region, due date) index, and the residents it holds
-    # contracts with elsewhere: each part small, never the whole area's residents, and each
-    # read once (a UNION, so a condition in two parts is listed once).
+    # contracts with elsewhere: each part small, never the whole area's residents. The second
+    # part keeps only conditions outside the villages, so the two never share a row and are
+    # appended (UNION ALL) rather than merged.
     parts = [keys.where(scope.in_areas(Condition.region_code, prefixes))] if prefixes else []
-    parts += [keys.where(Condition.resident_id.in_(ids)) for ids in scope.added_ids(principal, set(prefixes))]
+    added = scope.added_ids(principal, set(prefixes))
+    if added:
+        elsewhere = keys.where(Condition.resident_id.in_(added[0] if len(added) == 1 else sa.union(*added)))
+        if prefixes:
+            elsewhere = elsewhere.where(sa.or_(Condition.region_code.is_(None),
+                                               sa.not_(scope.in_areas(Condition.region_code, prefixes))))
+        parts.append(elsewhere)
     if not parts:
         return keys.where(sa.false())
-    return parts[0] if len(parts) == 1 else sa.union(*parts)
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
 
 
 @functools.lru_cache(maxsize=128)
-def _due_statements(principal: Principal, scope_name: str, window: str,
-                    prefixes: frozenset[str] | None) -> tuple[sa.Select, sa.Select]:
+def _due_statements(principal: Principal, scope_name: str, window: str, prefixes: frozenset[str] | None,
+                    logs_reads: bool) -> tuple[sa.Select, sa.Select]:
     """A caller's due-list page statement and the ids it lists, built once per process for each scope
     (everything that decides the scope is in the key; the day, the page and the moment are
-    bound when run). Building and hashing the scoped statement costs more than running it."""
+    bound when run). Building and hashing the scoped statement costs more than running it.
+    With ``logs_reads`` (PostgreSQL) the page statement also writes the page's access log."""
     listed = due(principal, scope_name, window, prefixes).subquery()
     chosen = sa.select(listed, sa.func.count().over().label("page_total")).order_by(*due_order(listed)) \
         .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)).subquery()
@@ -295,23 +304,41 @@ def _due_statements(principal: Principal, scope_name: str, window: str,
         .outerjoin(FollowUp, FollowUp.id == chosen.c.last_follow_up_id)
         .order_by(*due_order(chosen))
     )
+    if logs_reads:
+        shown = page.cte("shown")
+        page = sa.select(shown).add_cte(logging_reads(shown.c.resident_id)).order_by(*due_order(shown))
     return page, sa.select(listed.c.id)
 
 
-def due_page(principal: Principal, scope_name: str, window: str, page: int, page_size: int) -> dict:
-    """One page of the due list in one statement: the page's conditions chosen (and the whole
-    list counted) first, then each joined to the columns shown of its resident, the village's
-    name, the latest visit and what other domains add (fifty phones decrypted for a page of
-    fifty, nothing else)."""
+# Connections plan each statement with its values (config.flask_config). The due page is the
+# exception: everything that shapes it is in its text (the scope's areas, prefixes and contract
+# states), so the plan PostgreSQL makes once per connection and scope serves every day and page,
+# and planning the page cost more than running it.
+_GENERIC_PLAN = sa.text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+
+
+def due_page(principal: Principal, scope_name: str, window: str, page: int, page_size: int, action: str) -> dict:
+    """One page of the due list, its reads logged as ``action`` before it is returned.
+
+    One statement: the page's conditions chosen (and the whole list counted) first, then each
+    joined to the columns shown of its resident, the village's name, the latest visit and what
+    other domains add (fifty phones decrypted for a page of fifty, nothing else). On PostgreSQL
+    the same statement writes the access log; elsewhere it is written next."""
     prefixes = None if scope_name == "mine" else scope.area_prefixes(principal)
+    postgresql = on_postgresql()
     statement, listed = _due_statements(principal, scope_name, window,
-                                       None if prefixes is None else frozenset(prefixes))
+                                       None if prefixes is None else frozenset(prefixes), postgresql)
     today, now = clock.today(), clock.now()
     params = {"today": today, "week_end": today + timedelta(days=7), "limit": page_size,
               "offset": (page - 1) * page_size}
     for _, values in _due_columns:
         params.update(values(now) if values else {})
-    rows = db.session.execute(statement, params).all()
+    if postgresql:
+        db.session.execute(_GENERIC_PLAN)  # for this transaction only
+        rows = logged_read(statement, params, principal, action)
+    else:
+        rows = db.session.execute(statement, params).all()
+        record_access(principal, [row.resident_id for row in rows], action)
     return {"items": rows, "page": page, "page_size": page_size, "total": page_total(rows, listed, page, params)}
 
 

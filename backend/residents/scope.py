@@ -19,7 +19,7 @@ from backend.auth.principal import Principal
 from backend.directory.models import Institution, Team, TeamServiceArea
 from backend.directory.regions import CODE_LENGTH, prefix_of
 from backend.errors import NotFound
-from backend.extensions import db
+from backend.extensions import db, written
 from backend.residents.models import AccountResident, Resident
 from backend.security.audit import record_access
 
@@ -87,7 +87,7 @@ def in_areas(region_column, prefixes: set[str]) -> ColumnElement[bool]:
     list, larger areas by prefix (both read through the pattern index)."""
     villages = sorted(p for p in prefixes if len(p) == CODE_LENGTH)
     clauses = [region_column.in_(villages)] if villages else []
-    clauses += [region_column.like(p + "%") for p in sorted(prefixes) if len(p) < CODE_LENGTH]
+    clauses += [region_column.like(written(p + "%")) for p in sorted(prefixes) if len(p) < CODE_LENGTH]
     return sa.or_(*clauses)
 
 

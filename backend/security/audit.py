@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Iterable
+from typing import Iterable, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,16 +22,23 @@ def record_access(principal: Principal, resident_ids: Iterable[str], action: str
     ids = list(dict.fromkeys(resident_ids))
     if not ids:
         return
-    at = clock.utcnow()
     try:
-        _insert(ids, {"at": at, "actor_kind": principal.kind, "actor_id": principal.id,
-                      "actor_name": principal.name[:50], "actor_institution": principal.institution_name,
-                      "action": action})
+        _insert(ids, _actor(principal, action))
         db.session.commit()
     except SQLAlchemyError as error:
-        db.session.rollback()
-        log.error("access log not written (%s); read refused", type(error).__name__)
-        raise ServiceUnavailable("访问记录无法写入，暂不能查看", code="access_log_unavailable") from None
+        _refuse(error)
+
+
+def _actor(principal: Principal, action: str) -> dict:
+    """The values every log row of one read shares."""
+    return {"at": clock.utcnow(), "actor_kind": principal.kind, "actor_id": principal.id,
+            "actor_name": principal.name[:50], "actor_institution": principal.institution_name, "action": action}
+
+
+def _refuse(error: SQLAlchemyError) -> NoReturn:
+    db.session.rollback()
+    log.error("access log not written (%s); read refused", type(error).__name__)
+    raise ServiceUnavailable("访问记录无法写入，暂不能查看", code="access_log_unavailable") from None
 
 
 # PostgreSQL takes a list's rows as two arrays in one statement; elsewhere, one row per execution.
@@ -49,6 +56,34 @@ def _insert(resident_ids: list[str], actor: dict) -> None:
     else:
         db.session.execute(sa.insert(AccessLog.__table__), [
             {**actor, "id": id_, "resident_id": resident_id} for id_, resident_id in zip(ids, resident_ids)])
+
+
+def logging_reads(resident_ids: sa.ColumnElement) -> sa.CTE:
+    """For PostgreSQL: the access log of a statement's own rows, to add to it (``add_cte``).
+
+    ``resident_ids`` is a column of a CTE of that statement; one row is logged per resident in
+    it, by the same statement that reads them, with the actor's values that ``logged_read``
+    binds. Rows read and their log are one round trip and cannot part."""
+    read = sa.select(resident_ids.label("resident_id")).distinct().subquery("read")
+    table = AccessLog.__table__
+    return sa.insert(table).from_select(
+        ["id", "resident_id", "at", "actor_kind", "actor_id", "actor_name", "actor_institution", "action"],
+        sa.select(sa.cast(sa.func.gen_random_uuid(), sa.String), read.c.resident_id,
+                  sa.bindparam("at", type_=table.c.at.type),
+                  *(sa.bindparam(name, type_=table.c[name].type)
+                    for name in ("actor_kind", "actor_id", "actor_name", "actor_institution", "action"))),
+    ).cte("logged")
+
+
+def logged_read(statement: sa.Select, params: dict, principal: Principal, action: str) -> list:
+    """The rows of a statement that carries ``logging_reads``, committed with their log before
+    they are returned; if the log cannot be written, the read fails."""
+    try:
+        rows = db.session.execute(statement, {**params, **_actor(principal, action)}).all()
+        db.session.commit()
+    except SQLAlchemyError as error:
+        _refuse(error)
+    return rows
 
 
 def current_action() -> str:
