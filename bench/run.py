@@ -48,9 +48,16 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": q[49] * 1000, "p95": q[94] * 1000, "p99": q[98] * 1000, "n": len(ordered)}
 
 
-def measure(call, count: int, concurrency: int, warmup: int = 5) -> dict[str, float]:
-    for _ in range(warmup):
-        call()
+def warm_up(call, rounds: int, concurrency: int) -> None:
+    """``rounds`` calls from each of ``concurrency`` clients at once, so that every server worker
+    has served the endpoint before the clock starts: a worker's first calls build its statements
+    and plans and open its connection."""
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda _: call(), range(rounds * concurrency)))
+
+
+def timings(call, count: int, concurrency: int) -> list[float]:
+    """The seconds each of ``count`` calls took, made by ``concurrency`` clients at once."""
     samples: list[float] = []
     lock = threading.Lock()
 
@@ -63,7 +70,27 @@ def measure(call, count: int, concurrency: int, warmup: int = 5) -> dict[str, fl
 
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, range(count)))
-    return percentiles(samples)
+    return samples
+
+
+def measure(call, count: int, concurrency: int, warmup: int = 10) -> dict[str, float]:
+    warm_up(call, warmup, concurrency)
+    return percentiles(timings(call, count, concurrency))
+
+
+def measure_together(calls: list[tuple[str, object]], count: int, concurrency: int, rounds: int) -> dict:
+    """Percentiles of each call, measured in ``rounds`` interleaved rounds (each call in turn,
+    ``count / rounds`` times per round), so that the floor and the endpoints held against it
+    sample the same stretch of time: a shared machine's speed drifts by tens of percent from one
+    minute to the next."""
+    for _, call in calls:
+        warm_up(call, 10, concurrency)
+    samples: dict[str, list[float]] = {name: [] for name, _ in calls}
+    for round_ in range(rounds):
+        for name, call in calls:
+            samples[name] += timings(call, count // rounds, concurrency)
+        print(f"  round {round_ + 1} of {rounds} measured", file=sys.stderr)
+    return {name: percentiles(taken) for name, taken in samples.items()}
 
 
 def start_gunicorn(env: dict, port: int, workers: int) -> subprocess.Popen:
@@ -257,8 +284,9 @@ def time_dispatch(app_env: dict, messages: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get("JIAYI_BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--requests", type=int, default=300, help="requests per hot endpoint")
+    parser.add_argument("--requests", type=int, default=600, help="requests per hot endpoint")
     parser.add_argument("--stats-requests", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the hot endpoints")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
@@ -313,9 +341,7 @@ def main() -> None:
 
         hot = [("GET /healthz", healthz), ("POST follow-up", follow_up), ("GET due list", due_list),
                ("GET health record", record)]
-        for name, call in hot:
-            results[name] = measure(call, args.requests, args.concurrency)
-            print(f"  measured {name}", file=sys.stderr)
+        results.update(measure_together(hot, args.requests, args.concurrency, args.rounds))
         for name, path in (("GET /stats/contracts", "/api/v1/stats/contracts"),
                            ("GET /stats/chronic", "/api/v1/stats/chronic?disease=hypertension"),
                            ("GET /stats/teams", "/api/v1/stats/teams")):
@@ -358,7 +384,7 @@ def report(results: dict, planning: dict, dispatch: dict, args) -> None:
     out = RESULTS / f"run-{stamp}{('-' + args.label) if args.label else ''}.json"
     out.write_text(json.dumps({"endpoints": results, "planning": planning, "dispatch": dispatch,
                                "requests": args.requests, "concurrency": args.concurrency,
-                               "workers": args.workers}, indent=2, default=str))
+                               "workers": args.workers, "rounds": args.rounds}, indent=2, default=str))
     print(f"\nwritten to {out.relative_to(ROOT)}")
 
 
