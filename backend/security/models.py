@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend import clock
-from backend.extensions import IdMixin, UTCDateTime, db
+from backend.extensions import UTCDateTime, db, new_id
 
 
-class AccessLog(IdMixin, db.Model):
+class AccessLog(db.Model):
     """One read of one resident's personal data: who, when, through which endpoint.
 
     The actor's name and institution are copied at the time of reading, so the log
@@ -17,12 +17,16 @@ class AccessLog(IdMixin, db.Model):
     """
 
     __tablename__ = "access_logs"
-    __table_args__ = (sa.Index("ix_access_logs_resident_at", "resident_id", "at"),)
+    # The log is read one resident at a time, newest first: that order is its key and its only
+    # index. (A random id as the key was a second index, written at a random place for every
+    # row of every read.) The id keeps two reads of one resident at one moment apart.
+    __table_args__ = (sa.PrimaryKeyConstraint("resident_id", "at", "id", name="pk_access_logs"),)
 
     # No foreign key: an append-only log of reads needs none (each id was just read), and a key
     # would lock every resident row it names, on every read of a list.
     resident_id: Mapped[str] = mapped_column(sa.String(36))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    id: Mapped[str] = mapped_column(sa.String(36), default=new_id)
     actor_kind: Mapped[str] = mapped_column(sa.String(10))
     actor_id: Mapped[str] = mapped_column(sa.String(36))
     actor_name: Mapped[str] = mapped_column(sa.String(50))
