@@ -91,25 +91,29 @@ def due_items(rows) -> list[dict]:
     """The items of a due-list page, as DueItemSchema would dump them, in its field order."""
     today, now = clock.today(), clock.now()
     items = []
-    for row in rows:
+    # Each row is read as a dict: fifty rows' twenty-odd fields by attribute cost more than
+    # building the items themselves.
+    fields = rows[0]._fields if rows else ()
+    for row in (dict(zip(fields, values)) for values in rows):
         items.append({
-            "condition_id": row.id,
-            "resident": {"id": row.resident_id, "name": row.name, "phone": mask_phone(row.phone),
-                         "region": row.region_name, "region_code": row.region_code,
-                         "age": age_on(row.birth_date, today), "phone_wrong": row.phone_wrong},
-            "disease": row.disease,
-            "due_on": row.next_due_on.isoformat(),
-            "days_overdue": max(0, (today - row.next_due_on).days),
-            "urgent": row.urgent,
-            "last": None if row.last_follow_up_id is None or row.visited_on is None else {
-                "id": row.last_follow_up_id, "visited_on": row.visited_on.isoformat(),
-                "classification": row.classification, "sbp": row.sbp, "dbp": row.dbp,
-                "fasting_glucose": row.fasting_glucose, "refer": row.refer, "urgent_referral": row.urgent_referral},
-            "reminder": {"status": row.reminder_status or "none", "at": _moment(row.reminder_at)},
-            "needs_call": bool(row.reminder_needs_call)
-            and not off_call_list(row.last_call_outcome, row.last_called_at, now),
-            "last_call": None if row.last_call_outcome is None else {
-                "outcome": row.last_call_outcome, "called_at": _moment(row.last_called_at)},
+            "condition_id": row["id"],
+            "resident": {"id": row["resident_id"], "name": row["name"], "phone": mask_phone(row["phone"]),
+                         "region": row["region_name"], "region_code": row["region_code"],
+                         "age": age_on(row["birth_date"], today), "phone_wrong": row["phone_wrong"]},
+            "disease": row["disease"],
+            "due_on": row["next_due_on"].isoformat(),
+            "days_overdue": max(0, (today - row["next_due_on"]).days),
+            "urgent": row["urgent"],
+            "last": None if row["last_follow_up_id"] is None or row["visited_on"] is None else {
+                "id": row["last_follow_up_id"], "visited_on": row["visited_on"].isoformat(),
+                "classification": row["classification"], "sbp": row["sbp"], "dbp": row["dbp"],
+                "fasting_glucose": row["fasting_glucose"], "refer": row["refer"],
+                "urgent_referral": row["urgent_referral"]},
+            "reminder": {"status": row["reminder_status"] or "none", "at": _moment(row["reminder_at"])},
+            "needs_call": bool(row["reminder_needs_call"])
+            and not off_call_list(row["last_call_outcome"], row["last_called_at"], now),
+            "last_call": None if row["last_call_outcome"] is None else {
+                "outcome": row["last_call_outcome"], "called_at": _moment(row["last_called_at"])},
         })
     return items
 

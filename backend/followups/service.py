@@ -295,8 +295,8 @@ def _due_statements(principal: Principal, scope_name: str, window: str, prefixes
         .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)).subquery()
     added = [column for columns, _ in _due_columns for column in columns(chosen)]
     page = (
-        sa.select(chosen, *added, Resident.name, Resident.phone, Resident.phone_wrong, Resident.region_code,
-                  Resident.birth_date, Region.name.label("region_name"), FollowUp.visited_on,
+        sa.select(chosen, *added, Resident.name, Resident.phone.label("phone"), Resident.phone_wrong,
+                  Resident.region_code, Resident.birth_date, Region.name.label("region_name"), FollowUp.visited_on,
                   FollowUp.classification, FollowUp.sbp, FollowUp.dbp, FollowUp.fasting_glucose, FollowUp.refer,
                   FollowUp.urgent_referral)
         .join(Resident, Resident.id == chosen.c.resident_id)

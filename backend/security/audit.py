@@ -79,7 +79,8 @@ def logged_read(statement: sa.Select, params: dict, principal: Principal, action
     """The rows of a statement that carries ``logging_reads``, committed with their log before
     they are returned; if the log cannot be written, the read fails."""
     try:
-        rows = db.session.execute(statement, {**params, **_actor(principal, action)}).all()
+        # On the session's connection, as Core: the rows are columns, and the ORM has nothing to add.
+        rows = db.session.connection().execute(statement, {**params, **_actor(principal, action)}).all()
         db.session.commit()
     except SQLAlchemyError as error:
         _refuse(error)
