@@ -108,7 +108,7 @@ def flask_config(settings: Settings) -> dict:
     # psycopg prepares a statement after five runs and PostgreSQL may then switch it to a
     # generic plan, which cannot see a LIKE prefix or a date bound: the scoped lists became
     # seconds instead of milliseconds under load. Prepared, but planned with the values. (The due
-    # list's page asks for its generic plan in its own transaction: see followups.service.)
+    # list and the visit ask for generic plans in their own transactions: use_generic_plans.)
     engine_options: dict = {"pool_pre_ping": True,
                             "connect_args": {"options": "-c plan_cache_mode=force_custom_plan -c parallel_setup_cost=20000"}}
     if settings.database_url.startswith("sqlite"):

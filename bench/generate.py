@@ -40,6 +40,7 @@ from backend.notifications import templates
 from backend.notifications.service import LADDER
 from backend.security.crypto import FieldCipher, parse_keys
 from backend.security.identity import age_on, make_id_number
+from backend.security.masking import mask_phone
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/jiayi_bench"
@@ -398,9 +399,9 @@ class County:
                 name = choice(surnames) + choice(GIVEN_MALE if is_male else GIVEN_FEMALE)
                 if random_() < 0.85:
                     phone = f"1{choice('358')}{randrange(1_000_000_000):09d}"
-                    phone_enc, phone_index = id_enc(phone), blind(phone, "phone")
+                    phone_enc, phone_index, phone_shown = id_enc(phone), blind(phone, "phone"), mask_phone(phone)
                 else:
-                    phone_enc = phone_index = None
+                    phone_enc = phone_index = phone_shown = None
                 v = village_of[i]
                 address = f"{village_names[v]}{randrange(1, 9)}组{randrange(1, 61)}号"
                 created = self.moment(today - timedelta(days=randrange(380, 1500)), randrange(8 * 3600, 17 * 3600))
@@ -408,11 +409,12 @@ class County:
                 if tags:
                     self.tags[i] = tags
                 yield (ids[i], name, id_enc(id_number), blind(id_number, "id_number"), phone_enc, phone_index,
-                       birth, "male" if is_male else "female", village_codes[v], address, "staff", created, created)
+                       phone_shown, birth, "male" if is_male else "female", village_codes[v], address, "staff",
+                       created, created)
 
         copier.copy("residents", ["id", "name", "id_number_enc", "id_number_index", "phone_enc", "phone_index",
-                                  "birth_date", "sex", "region_code", "address", "source", "created_at",
-                                  "updated_at"], rows(), total=n)
+                                  "phone_shown", "birth_date", "sex", "region_code", "address", "source",
+                                  "created_at", "updated_at"], rows(), total=n)
         copier.copy("resident_groups", ["resident_id", "group"],
                     ((ids[i], tag) for i, tags in self.tags.items() for tag in tags))
 

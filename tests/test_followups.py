@@ -382,6 +382,21 @@ def test_a_condition_reachable_by_village_and_by_contract_is_listed_once(client,
     assert client.get("/api/v1/follow-ups/due?scope=team&window=overdue", headers=doctor).get_json()["total"] == 1
 
 
+def test_the_due_list_shows_the_phone_masked_and_follows_a_new_number(client, world):
+    """The list shows the masked phone stored beside the encrypted one; a new number replaces it."""
+    doctor, elder = world["doctor"], world["elder"]
+    register(client, doctor, elder, registered_on="2025-01-01")
+    assert due(client, doctor)[0]["resident"]["phone"] == "139****1111"
+    changed = client.patch(f"/api/v1/residents/{elder.id}", headers=doctor, json={"phone": "13704335678"})
+    assert changed.status_code == 200, changed.get_json()
+    assert due(client, doctor)[0]["resident"]["phone"] == "137****5678"
+    stored = db.session.execute(sa.text("SELECT phone_enc, phone_shown FROM residents WHERE id = :id"),
+                                {"id": elder.id}).one()
+    assert stored.phone_shown == "137****5678" and "5678" not in stored.phone_enc  # the number stays encrypted
+    assert client.patch(f"/api/v1/residents/{elder.id}", headers=doctor, json={"phone": None}).status_code == 200
+    assert due(client, doctor)[0]["resident"]["phone"] is None
+
+
 def test_due_list_pages_count_the_whole_list_even_past_the_end(client, world):
     doctor = world["doctor"]
     register(client, doctor, world["elder"], registered_on="2025-01-01")

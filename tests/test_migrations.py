@@ -48,3 +48,24 @@ def test_contracts_signed_before_fulfilment_owe_their_packages_items(tmp_path):
     assert [tuple(r) for r in owed] == [
         ("c-old", "bp_follow_up", 4, "hypertension"), ("c-old", "health_check_65", 1, None),
         ("c-old", "health_education", 2, None), ("c-young", "health_education", 2, None)]
+
+
+def test_residents_stored_before_the_masked_phone_column_get_theirs(tmp_path):
+    app = make_app(env={"JIAYI_DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
+    with app.app_context():
+        from backend.security.fields import cipher
+
+        upgrade(revision="0011_access_log_by_resident")
+        for rid, phone in (("with", "13912345678"), ("without", None)):
+            db.session.execute(sa.text(
+                """INSERT INTO residents (id, name, id_number_enc, id_number_index, phone_enc, birth_date, sex,
+                   source, phone_wrong, created_at, updated_at)
+                   VALUES (:id, 'x', 'enc', :id, :phone, '1950-01-01', 'male', 'staff', 0, :t, :t)"""),
+                {"id": rid, "phone": phone and cipher().encrypt(phone), "t": "2026-01-01 00:00:00"})
+        db.session.commit()
+
+        upgrade(revision="0012_resident_phone_shown")
+        shown = dict(db.session.execute(sa.text("SELECT id, phone_shown FROM residents")).all())
+        db.session.remove()
+        db.engine.dispose()
+    assert shown == {"with": "139****5678", "without": None}

@@ -14,7 +14,6 @@ from backend.fulfilment.service import off_call_list
 from backend.residents import scope
 from backend.security.audit import current_action
 from backend.security.identity import age_on
-from backend.security.masking import mask_phone
 
 blp = Blueprint("followups", __name__, description="慢病管理：登记、随访、待随访清单")
 
@@ -99,7 +98,7 @@ def due_items(rows) -> list[dict]:
     for row in (dict(zip(fields, values)) for values in rows):
         items.append({
             "condition_id": row["id"],
-            "resident": {"id": row["resident_id"], "name": row["name"], "phone": mask_phone(row["phone"]),
+            "resident": {"id": row["resident_id"], "name": row["name"], "phone": row["phone_shown"],
                          "region": row["region_name"], "region_code": row["region_code"],
                          "age": age_on(row["birth_date"], today), "phone_wrong": row["phone_wrong"]},
             "disease": row["disease"],

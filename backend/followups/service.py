@@ -15,7 +15,7 @@ from backend.contracts.models import Contract
 from backend.contracts.rules import LIVE_STATES
 from backend.directory.models import Region
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.extensions import db, new_id, on_postgresql, written
+from backend.extensions import db, new_id, on_postgresql, use_generic_plans, written
 from backend.followups import rules
 from backend.followups.models import Condition, FollowUp
 from backend.idempotency import fingerprint, store_once
@@ -168,6 +168,7 @@ _RESCHEDULE = (
 
 def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tuple[FollowUp, bool]:
     """Store a visit; returns (follow-up, created). A resend of the same body returns the stored one."""
+    use_generic_plans()  # every statement of a visit reads or writes by key
     resident = scope.visible_resident(principal, resident_id)
     follow_up_id = data.get("id") or new_id()
     body_hash = fingerprint(resident.id, data)
@@ -295,7 +296,7 @@ def _due_statements(principal: Principal, scope_name: str, window: str, prefixes
         .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)).subquery()
     added = [column for columns, _ in _due_columns for column in columns(chosen)]
     page = (
-        sa.select(chosen, *added, Resident.name, Resident.phone.label("phone"), Resident.phone_wrong,
+        sa.select(chosen, *added, Resident.name, Resident.phone_shown, Resident.phone_wrong,
                   Resident.region_code, Resident.birth_date, Region.name.label("region_name"), FollowUp.visited_on,
                   FollowUp.classification, FollowUp.sbp, FollowUp.dbp, FollowUp.fasting_glucose, FollowUp.refer,
                   FollowUp.urgent_referral)
@@ -310,20 +311,13 @@ def _due_statements(principal: Principal, scope_name: str, window: str, prefixes
     return page, sa.select(listed.c.id)
 
 
-# Connections plan each statement with its values (config.flask_config). The due page is the
-# exception: everything that shapes it is in its text (the scope's areas, prefixes and contract
-# states), so the plan PostgreSQL makes once per connection and scope serves every day and page,
-# and planning the page cost more than running it.
-_GENERIC_PLAN = sa.text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
-
-
 def due_page(principal: Principal, scope_name: str, window: str, page: int, page_size: int, action: str) -> dict:
     """One page of the due list, its reads logged as ``action`` before it is returned.
 
     One statement: the page's conditions chosen (and the whole list counted) first, then each
     joined to the columns shown of its resident, the village's name, the latest visit and what
-    other domains add (fifty phones decrypted for a page of fifty, nothing else). On PostgreSQL
-    the same statement writes the access log; elsewhere it is written next."""
+    other domains add (phones as stored masked: nothing is decrypted). On PostgreSQL the same
+    statement writes the access log; elsewhere it is written next."""
     prefixes = None if scope_name == "mine" else scope.area_prefixes(principal)
     postgresql = on_postgresql()
     statement, listed = _due_statements(principal, scope_name, window,
@@ -333,8 +327,10 @@ def due_page(principal: Principal, scope_name: str, window: str, page: int, page
               "offset": (page - 1) * page_size}
     for _, values in _due_columns:
         params.update(values(now) if values else {})
+    # Everything that shapes the page is in its text (the scope's areas, prefixes and contract
+    # states): one plan per connection and scope serves every day and page.
+    use_generic_plans()
     if postgresql:
-        db.session.execute(_GENERIC_PLAN)  # for this transaction only
         rows = logged_read(statement, params, principal, action)
     else:
         rows = db.session.execute(statement, params).all()

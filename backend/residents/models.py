@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend import clock
 from backend.extensions import IdMixin, TimestampMixin, UTCDateTime, db
 from backend.security.fields import EncryptedText
+from backend.security.masking import mask_phone
 
 SEXES = ("male", "female")
 RELATIONS = ("self", "spouse", "parent", "child", "other")
@@ -36,6 +37,9 @@ class Resident(IdMixin, TimestampMixin, db.Model):
     id_number_index: Mapped[str] = mapped_column(sa.String(64), unique=True)
     phone: Mapped[str | None] = mapped_column("phone_enc", EncryptedText)
     phone_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    # The phone as every list shows it (139****5678), kept beside the ciphertext so that a list
+    # of fifty does not decrypt fifty numbers; set whenever the phone is (see _show_phone).
+    phone_shown: Mapped[str | None] = mapped_column(sa.String(20))
     # A call found the number wrong: staff should fix it (cleared when the phone changes).
     phone_wrong: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     birth_date: Mapped[date] = mapped_column(sa.Date, index=True)
@@ -46,6 +50,11 @@ class Resident(IdMixin, TimestampMixin, db.Model):
     source: Mapped[str] = mapped_column(sa.String(10), default="staff")
 
     tags: Mapped[list[ResidentGroup]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+
+@sa.event.listens_for(Resident.phone, "set")
+def _show_phone(resident: Resident, phone: str | None, _old, _initiator) -> None:
+    resident.phone_shown = mask_phone(phone)
 
 
 class ResidentGroup(db.Model):
