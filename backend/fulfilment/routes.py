@@ -14,7 +14,6 @@ from backend.fulfilment import service
 from backend.residents import scope
 from backend.residents.models import Resident
 from backend.security.audit import current_action, record_access
-from backend.security.masking import mask_phone
 
 blp = Blueprint("fulfilment", __name__, description="履约：服务项目、履约进度、团队工作清单、电话随访结果")
 
@@ -65,10 +64,10 @@ def team_work_list(args, team_id):
     page = page_from_list(service.team_work_list(principal, team_id, args["kind"]), args["page"], args["page_size"])
     ids = [v["resident_id"] for v in page["items"]]
     rows = {r.id: r for r in db.session.execute(
-        sa.select(Resident.id, Resident.name, Resident.phone, Region.name.label("region"))
+        sa.select(Resident.id, Resident.name, Resident.phone_shown, Region.name.label("region"))
         .outerjoin(Region, Region.code == Resident.region_code).where(Resident.id.in_(ids)))}
     page["items"] = [{**v, "resident": {"id": v["resident_id"], "name": rows[v["resident_id"]].name,
-                                        "phone": mask_phone(rows[v["resident_id"]].phone),
+                                        "phone": rows[v["resident_id"]].phone_shown,
                                         "region": rows[v["resident_id"]].region}}
                      for v in page["items"]]
     record_access(principal, ids, current_action())
