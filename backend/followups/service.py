@@ -236,9 +236,12 @@ def due_order(listed) -> tuple:
 
 
 # Other domains add to each row of a due-list page, read in the page's one statement: given
-# the page (a subquery of the DUE_KEYS columns), labelled columns, and the values of any
-# parameters they bind, from the moment of the request.
-DueColumns = Callable[[sa.Subquery], list]
+# the page (a subquery of the DUE_KEYS columns), labelled correlated columns, or selects of
+# labelled columns that yield at most one row for a page row (the latest of something); and the
+# values of any parameters they bind, from the moment of the request. On PostgreSQL such a
+# select is joined LATERAL, so that its columns cost one probe; elsewhere each of its columns
+# is a correlated subquery.
+DueColumns = Callable[[sa.Subquery], list[sa.ColumnElement | sa.Select]]
 DueParams = Callable[[datetime], dict]
 _due_columns: list[tuple[DueColumns, DueParams | None]] = []
 
@@ -286,15 +289,24 @@ def due(principal: Principal, scope_name: str, window: str,
 
 @functools.lru_cache(maxsize=128)
 def _due_statements(principal: Principal, scope_name: str, window: str, prefixes: frozenset[str] | None,
-                    logs_reads: bool) -> tuple[sa.Select, sa.Select]:
+                    postgresql: bool) -> tuple[sa.Select, sa.Select]:
     """A caller's due-list page statement and the ids it lists, built once per process for each scope
     (everything that decides the scope is in the key; the day, the page and the moment are
     bound when run). Building and hashing the scoped statement costs more than running it.
-    With ``logs_reads`` (PostgreSQL) the page statement also writes the page's access log."""
+    On PostgreSQL the page statement also writes the page's access log."""
     listed = due(principal, scope_name, window, prefixes).subquery()
     chosen = sa.select(listed, sa.func.count().over().label("page_total")).order_by(*due_order(listed)) \
         .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)).subquery()
-    added = [column for columns, _ in _due_columns for column in columns(chosen)]
+    added, laterals = [], []
+    for item in (item for columns, _ in _due_columns for item in columns(chosen)):
+        if not isinstance(item, sa.Select):
+            added.append(item)
+        elif postgresql:
+            laterals.append(item.lateral())
+            added += list(laterals[-1].c)
+        else:
+            added += [item.with_only_columns(column).scalar_subquery().label(column.name)
+                      for column in item.selected_columns]
     page = (
         sa.select(chosen, *added, Resident.name, Resident.phone_shown, Resident.phone_wrong,
                   Resident.region_code, Resident.birth_date, Region.name.label("region_name"), FollowUp.visited_on,
@@ -305,7 +317,9 @@ def _due_statements(principal: Principal, scope_name: str, window: str, prefixes
         .outerjoin(FollowUp, FollowUp.id == chosen.c.last_follow_up_id)
         .order_by(*due_order(chosen))
     )
-    if logs_reads:
+    for joined in laterals:
+        page = page.outerjoin(joined, sa.true())
+    if postgresql:
         shown = page.cte("shown")
         page = sa.select(shown).add_cte(logging_reads(shown.c.resident_id)).order_by(*due_order(shown))
     return page, sa.select(listed.c.id)

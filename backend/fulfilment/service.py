@@ -295,11 +295,10 @@ def calls_of(resident_id: str) -> list[Call]:
 
 def _last_call_columns(page: sa.Subquery) -> list:
     """For the due list: each resident's latest call of the last 90 days."""
-    latest = sa.select(Call.outcome).where(Call.resident_id == page.c.resident_id,
-                                           Call.called_at >= sa.bindparam("calls_since", type_=Call.called_at.type)) \
-        .order_by(Call.called_at.desc(), Call.created_at.desc()).limit(1)
-    return [latest.scalar_subquery().label("last_call_outcome"),
-            latest.with_only_columns(Call.called_at).scalar_subquery().label("last_called_at")]
+    return [sa.select(Call.outcome.label("last_call_outcome"), Call.called_at.label("last_called_at"))
+            .where(Call.resident_id == page.c.resident_id,
+                   Call.called_at >= sa.bindparam("calls_since", type_=Call.called_at.type))
+            .order_by(Call.called_at.desc(), Call.created_at.desc()).limit(1)]
 
 
 register_due_columns(_last_call_columns, lambda now: {"calls_since": now - timedelta(days=90)})

@@ -366,11 +366,10 @@ def _reminder_columns(page: sa.Subquery) -> list:
     """For the due list: the latest reminder for each condition's current due date, and
     whether the doctor should call (a step that could not be delivered)."""
     of_due = sa.and_(Notification.subject_id == page.c.id, Notification.due_on == page.c.next_due_on)
-    latest = sa.select(Notification.status).where(of_due).order_by(Notification.send_after.desc()).limit(1)
     return [
-        latest.scalar_subquery().label("reminder_status"),
-        latest.with_only_columns(sa.func.coalesce(Notification.sent_at, Notification.send_after))
-        .scalar_subquery().label("reminder_at"),
+        sa.select(Notification.status.label("reminder_status"),
+                  sa.func.coalesce(Notification.sent_at, Notification.send_after).label("reminder_at"))
+        .where(of_due).order_by(Notification.send_after.desc()).limit(1),
         sa.exists().where(of_due, Notification.status.in_(CALL_LIST_STATUSES)).label("reminder_needs_call"),
     ]
 
