@@ -4,9 +4,9 @@ from __future__ import annotations
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
 
-from backend.config import flask_config, load_settings
+from backend.config import flask_config, generic_plans_connect_args, load_settings
 from backend.errors import register_error_handlers
-from backend.extensions import api, db, jwt, limiter, migrate
+from backend.extensions import GENERIC_PLANS, api, db, jwt, limiter, migrate
 
 API_PREFIX = "/api/v1"
 
@@ -30,6 +30,10 @@ def register_config(app: Flask, overrides: dict) -> None:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the driver we ship; plain URLs would ask for psycopg2.
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config.setdefault("SQLALCHEMY_BINDS", {})[GENERIC_PLANS] = {
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"], "url": app.config["SQLALCHEMY_DATABASE_URI"],
+            "connect_args": generic_plans_connect_args(app.config["SQLALCHEMY_ENGINE_OPTIONS"])}
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.json.mimetype = "application/json; charset=utf-8"

@@ -101,6 +101,18 @@ def load_settings(instance_path: str | Path, environ: dict | None = None) -> Set
     )
 
 
+# Small statements are not planned in parallel: starting workers cost more than they saved.
+_PG_OPTIONS = "-c parallel_setup_cost=20000"
+
+
+def generic_plans_connect_args(engine_options: dict) -> dict:
+    """The connection arguments of the pool for requests that ask for generic plans (see
+    ``extensions.GENERIC_PLANS``): those of the main pool, but each prepared statement planned
+    once per connection."""
+    return {**engine_options.get("connect_args", {}),
+            "options": f"-c plan_cache_mode=force_generic_plan {_PG_OPTIONS}"}
+
+
 def flask_config(settings: Settings) -> dict:
     """The Flask, extension and OpenAPI settings that follow from ours."""
     from datetime import timedelta
@@ -108,9 +120,9 @@ def flask_config(settings: Settings) -> dict:
     # psycopg prepares a statement after five runs and PostgreSQL may then switch it to a
     # generic plan, which cannot see a LIKE prefix or a date bound: the scoped lists became
     # seconds instead of milliseconds under load. Prepared, but planned with the values. (The due
-    # list and the visit ask for generic plans in their own transactions: use_generic_plans.)
+    # list and the visit run on a second pool whose connections plan once: generic_plans_connect_args.)
     engine_options: dict = {"pool_pre_ping": True,
-                            "connect_args": {"options": "-c plan_cache_mode=force_custom_plan -c parallel_setup_cost=20000"}}
+                            "connect_args": {"options": f"-c plan_cache_mode=force_custom_plan {_PG_OPTIONS}"}}
     if settings.database_url.startswith("sqlite"):
         # SQLite waits for a writer instead of failing at once with "database is locked".
         engine_options = {"connect_args": {"timeout": 30}}

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import uuid
+import weakref
 from datetime import datetime, timezone
 
+import flask_sqlalchemy.session
 import sqlalchemy as sa
+from flask import has_request_context, request
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -65,7 +68,65 @@ class TimestampMixin:
     )
 
 
-db = SQLAlchemy(model_class=Base)
+# The bind key of the second PostgreSQL pool, whose connections plan each prepared statement
+# once instead of at every run (config.generic_plans_connect_args). A request that asks for it
+# before its first statement (``plan_generically``: the due list, the visit) runs all of its
+# statements there; everything else runs on the main pool, planned with its values.
+GENERIC_PLANS = "generic_plans"
+_ASKED = "jiayi.generic_plans"  # in the WSGI environ of a request that asked: "transaction" or "autocommit"
+
+
+def plans_generically() -> bool:
+    """This request's statements run on the generic-plans pool."""
+    return _asked() is not None
+
+
+def _asked() -> str | None:
+    if not has_request_context() or GENERIC_PLANS not in db.engines:
+        return None
+    return request.environ.get(_ASKED)
+
+
+class Session(flask_sqlalchemy.session.Session):
+    """The session's statements go to the generic-plans pool when the request asked for it."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        asked = _asked() if bind is None else None
+        if asked is not None:
+            engine = self._db.engines[GENERIC_PLANS]
+            return engine if asked == "transaction" else _autocommitting(engine)
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+_autocommit_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _autocommitting(engine: sa.Engine) -> sa.Engine:
+    """``engine`` (its pool) with each statement committing on its own: no BEGIN, no COMMIT."""
+    if engine not in _autocommit_engines:
+        _autocommit_engines[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return _autocommit_engines[engine]
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
+
+
+def plan_generically(autocommit: bool = False) -> None:
+    """Run this request's statements on the generic-plans pool (PostgreSQL; elsewhere nothing
+    changes). From the request's first statement only: a session whose transaction has begun
+    stays where it is, since one transaction cannot span two connections.
+
+    ``autocommit``: each statement commits on its own, which saves the BEGIN and the COMMIT (two
+    round trips) for a request that reads and whose one write is in the same statement as its
+    read (a list that logs its reads: ``security.audit.logging_reads``)."""
+    if has_request_context() and not db.session().in_transaction():
+        request.environ[_ASKED] = "autocommit" if autocommit else "transaction"
+
+
+def dispose_engines() -> None:
+    """Close every pool's connections (both pools on PostgreSQL)."""
+    for engine in db.engines.values():
+        engine.dispose()
 
 
 def on_postgresql() -> bool:
@@ -80,8 +141,9 @@ def use_generic_plans() -> None:
     """For the rest of this transaction, on PostgreSQL, plan each prepared statement once per
     connection instead of at every run. Connections plan with the values (config.flask_config),
     which a scoped list needs; a hot path whose statements read by key, or carry everything that
-    shapes them in their text (see ``written``), spent more time planning than running them."""
-    if on_postgresql():
+    shapes them in their text (see ``written``), spent more time planning than running them.
+    Nothing to do in a request already on the generic-plans pool (``plan_generically``)."""
+    if on_postgresql() and not plans_generically():
         db.session.execute(_GENERIC_PLANS)
 
 

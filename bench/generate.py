@@ -160,13 +160,13 @@ def migrate(url: str) -> None:
 
     from backend import create_app
     from backend.config import load_settings
-    from backend.extensions import db
+    from backend.extensions import dispose_engines
 
     settings = load_settings(ROOT / "instance", {**os.environ, **bench_env(url)})
     app = create_app({"JIAYI": settings})
     with app.app_context():
         flask_migrate.upgrade()
-        db.engine.dispose()
+        dispose_engines()
 
 
 class Copier:

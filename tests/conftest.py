@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 
 from backend import clock, create_app
 from backend.config import load_settings
-from backend.extensions import db
+from backend.extensions import db, dispose_engines
 
 from tests.factories import County, build_county
 from tests.fakes.wechat_server import FakeWeChat
@@ -58,7 +58,7 @@ def _schema():
                 metadata.drop_all(bind=connection)
                 connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
         upgrade()
-        db.engine.dispose()
+        dispose_engines()
     yield
 
 
@@ -87,7 +87,7 @@ def app(_schema):
         yield app
         db.session.remove()
         _empty_tables()
-        db.engine.dispose()
+        dispose_engines()
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def app_with(_schema):
     for context in reversed(contexts):
         db.session.remove()
         _empty_tables()
-        db.engine.dispose()
+        dispose_engines()
         context.pop()
 
 

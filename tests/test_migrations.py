@@ -6,7 +6,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from backend.extensions import db
+from backend.extensions import db, dispose_engines
 from tests.conftest import make_app
 
 PACKAGE_ITEMS = ('[{"code": "health_education", "name": "健康教育", "per_year": 2, "eligible_groups": []},'
@@ -44,7 +44,7 @@ def test_contracts_signed_before_fulfilment_owe_their_packages_items(tmp_path):
         owed = db.session.execute(sa.text(
             "SELECT contract_id, code, owed, follow_up_disease FROM contract_items ORDER BY contract_id, code")).all()
         db.session.remove()
-        db.engine.dispose()
+        dispose_engines()
     assert [tuple(r) for r in owed] == [
         ("c-old", "bp_follow_up", 4, "hypertension"), ("c-old", "health_check_65", 1, None),
         ("c-old", "health_education", 2, None), ("c-young", "health_education", 2, None)]
@@ -67,5 +67,5 @@ def test_residents_stored_before_the_masked_phone_column_get_theirs(tmp_path):
         upgrade(revision="0012_resident_phone_shown")
         shown = dict(db.session.execute(sa.text("SELECT id, phone_shown FROM residents")).all())
         db.session.remove()
-        db.engine.dispose()
+        dispose_engines()
     assert shown == {"with": "139****5678", "without": None}

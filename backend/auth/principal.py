@@ -14,7 +14,7 @@ from flask import current_app, g
 from flask_jwt_extended import create_access_token, get_current_user, verify_jwt_in_request
 
 from backend.errors import Forbidden
-from backend.extensions import jwt
+from backend.extensions import jwt, plan_generically
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,23 @@ def current_principal() -> Principal:
     return g.principal
 
 
-def require(*roles: str, kinds: tuple[str, ...] = ("staff",)):
+def require(*roles: str, kinds: tuple[str, ...] = ("staff",), generic_plans: bool = False,
+            autocommit: bool = False):
     """Authenticate the caller and check its kind and roles; the only gate routes use.
 
     ``roles`` empty means any caller of the given kinds. The OpenAPI operation gets
-    the bearer security requirement and, as ``x-callers``, who may call it.
+    the bearer security requirement and, as ``x-callers``, who may call it. A hot route whose
+    statements all read by key or carry their scope in their text says ``generic_plans``: the
+    whole request, the caller's own row included, runs with plans made once per connection,
+    and with ``autocommit`` each of its statements commits on its own
+    (``extensions.plan_generically``).
     """
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
+            if generic_plans:
+                plan_generically(autocommit)
             verify_jwt_in_request()
             principal: Principal = get_current_user()
             if principal.kind not in kinds or (roles and not principal.has_role(*roles)):
