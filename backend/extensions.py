@@ -76,11 +76,6 @@ GENERIC_PLANS = "generic_plans"
 _ASKED = "jiayi.generic_plans"  # in the WSGI environ of a request that asked: "transaction" or "autocommit"
 
 
-def plans_generically() -> bool:
-    """This request's statements run on the generic-plans pool."""
-    return _asked() is not None
-
-
 def _asked() -> str | None:
     if not has_request_context() or GENERIC_PLANS not in db.engines:
         return None
@@ -132,19 +127,6 @@ def dispose_engines() -> None:
 def on_postgresql() -> bool:
     """The database in use is PostgreSQL (else SQLite)."""
     return db.engine.dialect.name == "postgresql"
-
-
-_GENERIC_PLANS = sa.text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
-
-
-def use_generic_plans() -> None:
-    """For the rest of this transaction, on PostgreSQL, plan each prepared statement once per
-    connection instead of at every run. Connections plan with the values (config.flask_config),
-    which a scoped list needs; a hot path whose statements read by key, or carry everything that
-    shapes them in their text (see ``written``), spent more time planning than running them.
-    Nothing to do in a request already on the generic-plans pool (``plan_generically``)."""
-    if on_postgresql() and not plans_generically():
-        db.session.execute(_GENERIC_PLANS)
 
 
 def written(value) -> sa.BindParameter:

@@ -50,6 +50,7 @@ def deregister_condition(data, resident_id, condition_id):
 
 
 @blp.route("/residents/<string:resident_id>/follow-ups", methods=["POST"])
+# Every statement of a visit reads or writes by key: planned once per connection.
 @require("doctor", generic_plans=True)
 @blp.arguments(s.FollowUpCreateSchema)
 @blp.response(201, s.FollowUpSchema)
@@ -73,7 +74,8 @@ def list_follow_ups(args, resident_id):
 
 
 @blp.route("/follow-ups/due")
-# The page and its access log are one statement (service.due_page): nothing to hold a transaction for.
+# The page carries its scope in its text, so one plan per connection and scope serves every day
+# and page; it and its access log are one statement (service.due_page): no transaction to hold.
 @require("doctor", generic_plans=True, autocommit=True)
 @blp.arguments(s.DueQuerySchema, location="query")
 @blp.response(200, page_of(s.DueItemSchema))

@@ -15,7 +15,7 @@ from backend.contracts.models import Contract
 from backend.contracts.rules import LIVE_STATES
 from backend.directory.models import Region
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.extensions import db, new_id, on_postgresql, use_generic_plans, written
+from backend.extensions import db, new_id, on_postgresql, written
 from backend.followups import rules
 from backend.followups.models import Condition, FollowUp
 from backend.idempotency import fingerprint, store_once
@@ -168,7 +168,6 @@ _RESCHEDULE = (
 
 def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tuple[FollowUp, bool]:
     """Store a visit; returns (follow-up, created). A resend of the same body returns the stored one."""
-    use_generic_plans()  # every statement of a visit reads or writes by key
     resident = scope.visible_resident(principal, resident_id)
     follow_up_id = data.get("id") or new_id()
     body_hash = fingerprint(resident.id, data)
@@ -341,9 +340,6 @@ def due_page(principal: Principal, scope_name: str, window: str, page: int, page
               "offset": (page - 1) * page_size}
     for _, values in _due_columns:
         params.update(values(now) if values else {})
-    # Everything that shapes the page is in its text (the scope's areas, prefixes and contract
-    # states): one plan per connection and scope serves every day and page.
-    use_generic_plans()
     if postgresql:
         rows = logged_read(statement, params, principal, action)
     else:
