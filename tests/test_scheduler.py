@@ -166,16 +166,20 @@ def test_two_schedulers_planning_and_dispatching_at_once_send_each_reminder_once
     def scheduler():
         try:
             with app.app_context():
-                run("plan-follow-up-reminders", "2026-06-10T07:30:00+08:00")
-                run("dispatch-notifications", "2026-06-10T08:00:00+08:00")
+                run_recorded("plan-follow-up-reminders", clock.now(), "test")
+                run_recorded("dispatch-notifications", clock.now(), "test")
         except Exception as error:  # surfaced below
             errors.append(error)
 
-    threads = [threading.Thread(target=scheduler) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    # The frozen clock is the process's: one moment for every thread. (Each thread freezing its
+    # own moment and restoring the previous one on leaving could set another thread's clock back
+    # into the night, or to the real day, in the middle of its run.)
+    with clock.frozen_at(clock.parse_moment("2026-06-10T08:00:00+08:00")):
+        threads = [threading.Thread(target=scheduler) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
     assert errors == []
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 4
