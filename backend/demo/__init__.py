@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 
+import sqlalchemy as sa
 from faker import Faker
 
 from backend import clock
@@ -37,4 +38,14 @@ def load_demo(seed: int) -> dict:
     load_fulfilment(rng, today)
     load_populations(today)
     db.session.commit()
+    _refresh_planner_statistics()
     return {"staff": staff, "wechat": wechat}
+
+
+def _refresh_planner_statistics() -> None:
+    """ANALYZE after the bulk load, as after any bulk load. Until autovacuum gets round to the
+    new rows, PostgreSQL plans the statistics queries for empty tables and the console's county
+    figures take seconds instead of a tenth of one; SQLite's planner has no statistics at all
+    without it."""
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
