@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from backend.auth.principal import Principal
 from backend.contracts.models import Contract
@@ -25,6 +26,29 @@ from backend.residents.groups import group_filter, years_before
 from backend.residents.models import Resident
 
 CHILD_PREFIX = {"province": 4, "city": 6, "county": 9, "township": 12}
+
+
+class bytewise(sa.sql.functions.GenericFunction):
+    """An id the statistics sort by (to count it distinctly, to partition by it), compared byte by
+    byte: on PostgreSQL ``COLLATE "C"``.
+
+    An id's place in the database's collation means nothing, and equality is the same under every
+    deterministic collation; but a sort under a libc collation such as ``C.UTF-8`` or
+    ``en_US.UTF-8`` calls ``strcoll`` for each comparison, and a county's counts of distinct
+    residents sort hundreds of thousands of ids (the team and chronic figures: a quarter less
+    time in all)."""
+    inherit_cache = True
+    type = sa.String()
+
+
+@compiles(bytewise)
+def _plain(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(bytewise, "postgresql")
+def _collate_c(element, compiler, **kw):
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
 
 
 def rate(numerator: int, denominator: int | None) -> float | None:
@@ -243,7 +267,7 @@ def chronic_counts(a: Area, disease: str, year: int, day: date) -> dict[str, dic
     )
     ranked = (
         sa.select(FollowUp.resident_id, FollowUp.visited_on, FollowUp.on_target, FollowUp.next_due_on,
-                  sa.func.row_number().over(partition_by=FollowUp.resident_id,
+                  sa.func.row_number().over(partition_by=bytewise(FollowUp.resident_id),
                                             order_by=(FollowUp.visited_on.desc(), FollowUp.created_at.desc()))
                   .label("n"))
         .where(FollowUp.disease == disease, FollowUp.visited_on <= day)
@@ -259,7 +283,7 @@ def chronic_counts(a: Area, disease: str, year: int, day: date) -> dict[str, dic
     )), 1), else_=0)
     bucket = a.bucket(Resident.region_code)
     statement = (
-        sa.select(bucket, sa.func.count(sa.distinct(Condition.resident_id)), sa.func.sum(standardized),
+        sa.select(bucket, sa.func.count(sa.distinct(bytewise(Condition.resident_id))), sa.func.sum(standardized),
                   sa.func.sum(controlled), sa.func.sum(overdue))
         .select_from(Condition)
         .join(Resident, Resident.id == Condition.resident_id)
@@ -308,13 +332,13 @@ def team_stats(a: Area, day: date) -> list[dict]:
     if not ids:
         return []
     contracted = dict(db.session.execute(
-        sa.select(Contract.team_id, sa.func.count(sa.distinct(Contract.resident_id)))
+        sa.select(Contract.team_id, sa.func.count(sa.distinct(bytewise(Contract.resident_id))))
         .where(Contract.team_id.in_(ids), contracted_on(day)).group_by(Contract.team_id)).all())
     pending = dict(db.session.execute(
         sa.select(Contract.team_id, sa.func.count()).where(Contract.team_id.in_(ids), Contract.status == "pending")
         .group_by(Contract.team_id)).all())
     overdue = dict(db.session.execute(
-        sa.select(Contract.team_id, sa.func.count(sa.distinct(Condition.id)))
+        sa.select(Contract.team_id, sa.func.count(sa.distinct(bytewise(Condition.id))))
         .join(Condition, Condition.resident_id == Contract.resident_id)
         .where(Contract.team_id.in_(ids), contracted_on(day), Condition.deregistered_on.is_(None),
                Condition.next_due_on < day)
