@@ -104,7 +104,7 @@ def load_settings(instance_path: str | Path, environ: dict | None = None) -> Set
 # Small statements are not planned in parallel: starting workers cost more than they saved.
 # No JIT: compiling a county statistic to machine code took 0.3-0.45 s of its 1.5-3 s, more
 # than the compiled code saved.
-_PG_OPTIONS = "-c parallel_setup_cost=20000 -c jit=off"
+PG_SESSION_OPTIONS = "-c parallel_setup_cost=20000 -c jit=off"
 
 
 def generic_plans_connect_args(engine_options: dict) -> dict:
@@ -112,7 +112,7 @@ def generic_plans_connect_args(engine_options: dict) -> dict:
     ``extensions.GENERIC_PLANS``): those of the main pool, but each prepared statement planned
     once per connection."""
     return {**engine_options.get("connect_args", {}),
-            "options": f"-c plan_cache_mode=force_generic_plan {_PG_OPTIONS}"}
+            "options": f"-c plan_cache_mode=force_generic_plan {PG_SESSION_OPTIONS}"}
 
 
 def flask_config(settings: Settings) -> dict:
@@ -124,7 +124,7 @@ def flask_config(settings: Settings) -> dict:
     # seconds instead of milliseconds under load. Prepared, but planned with the values. (The due
     # list and the visit run on a second pool whose connections plan once: generic_plans_connect_args.)
     engine_options: dict = {"pool_pre_ping": True,
-                            "connect_args": {"options": f"-c plan_cache_mode=force_custom_plan {_PG_OPTIONS}"}}
+                            "connect_args": {"options": f"-c plan_cache_mode=force_custom_plan {PG_SESSION_OPTIONS}"}}
     if settings.database_url.startswith("sqlite"):
         # SQLite waits for a writer instead of failing at once with "database is locked".
         engine_options = {"connect_args": {"timeout": 30}}

@@ -6,7 +6,9 @@ statistics against hand-written SQL, and the reminder jobs.
 
 Each latency is measured over real HTTP from this process with a few concurrent clients, after
 a warm-up. The floor of every endpoint is the /healthz p95; the floor of each statistics
-endpoint is the same indicator computed by one hand-written SQL query, run here.
+endpoint is the same indicator computed by one hand-written SQL query, run here on a connection
+with the service's session settings (config.PG_SESSION_OPTIONS), so that the ratio weighs query
+shapes, not settings.
 """
 from __future__ import annotations
 
@@ -197,13 +199,15 @@ HAND_SQL = {
 
 def hand_sql(url: str, name: str, count: int) -> dict[str, float]:
     from backend import clock
+    from backend.config import PG_SESSION_OPTIONS
 
     today = clock.today()
     params = {"d": today, "y1": date(today.year, 1, 1), "elderly": today.replace(year=today.year - 65),
               "child": today.replace(year=today.year - 7), "quarter": (today.month - 1) // 3 + 1,
               "apr1": date(today.year, 4, 1), "jul1": date(today.year, 7, 1), "oct1": date(today.year, 10, 1),
               "d14": today - timedelta(days=14), "year_ago": today.replace(year=today.year - 1), "year": today.year}
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as connection:
+    dsn = url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(dsn, options=PG_SESSION_OPTIONS) as connection:
         def call():
             for statement in HAND_SQL[name]:
                 connection.execute(statement, params).fetchall()
