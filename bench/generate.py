@@ -784,7 +784,7 @@ def generate(url: str, scale: float, seed: int) -> dict:
         log("VACUUM ANALYZE")
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
-        # The load leaves gigabytes of dirty pages for the next checkpoints to write back, spread
+        # The load leaves its dirty pages for the next checkpoints to write back, spread
         # over minutes: a bench/run started at once measured that write-back (a due-list p99 of
         # 81 ms instead of 40). Written now, the run finds the county as a running one is.
         log("CHECKPOINT")
