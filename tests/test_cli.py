@@ -12,7 +12,7 @@ from backend import clock
 from backend.followups.models import Condition, FollowUp
 from backend.notifications.models import SubscriptionCredit
 from backend.residents.models import Account, AccountResident, Resident, ResidentGroup
-from backend.extensions import db
+from backend.extensions import db, on_postgresql
 from tests.factories import login
 
 
@@ -99,7 +99,7 @@ def test_demo_patients_have_a_year_of_follow_ups(app, client):
 
 def planned_rows(table: str) -> float | None:
     """How many rows the database's planner believes the table holds (None: it has no idea)."""
-    if db.engine.dialect.name == "postgresql":
+    if on_postgresql():
         estimate = db.session.scalar(sa.text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table})
         return None if estimate is None or estimate < 0 else estimate
     if not db.session.scalar(sa.text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
