@@ -27,6 +27,22 @@ from backend.security.identity import age_on
 from backend.unit_of_work import unit_of_work
 
 
+# Other domains act on a condition's new schedule in the transaction that sets it (registration,
+# a visit): reminders plan a step whose day has already come at once, instead of the next morning.
+# A listener is called with the condition's id, resident, disease and new due date.
+ScheduleListener = Callable[[str, str, str, date], None]
+_schedule_listeners: list[ScheduleListener] = []
+
+
+def register_schedule_listener(listener: ScheduleListener) -> None:
+    _schedule_listeners.append(listener)
+
+
+def _schedule_set(condition_id: str, resident_id: str, disease: str, next_due_on: date) -> None:
+    for listener in _schedule_listeners:
+        listener(condition_id, resident_id, disease, next_due_on)
+
+
 def thresholds() -> rules.Thresholds:
     settings = current_app.config["JIAYI"]
     return rules.Thresholds(controlled_interval_days=settings.controlled_interval_days)
@@ -97,6 +113,8 @@ def register_condition(principal: Principal, resident_id: str, data: dict) -> Co
                               registered_on=registered_on, registered_by_id=principal.id,
                               next_due_on=rules.first_due_on(registered_on, thresholds()))
         session.add(condition)
+        session.flush()
+        _schedule_set(condition.id, condition.resident_id, condition.disease, condition.next_due_on)
     return condition
 
 
@@ -207,10 +225,12 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
 def _reschedule(condition: Condition, visit: FollowUp) -> None:
     """The schedule follows the latest visit (a back-dated entry does not move it back): one
     conditional update, so two visits stored at once leave the later one in place."""
-    db.session.execute(_RESCHEDULE, {
+    moved = db.session.execute(_RESCHEDULE, {
         "condition_id": condition.id, "visited_on": visit.visited_on, "next_due_on": visit.next_due_on,
-        "follow_up_id": visit.id, "urgent": visit.urgent_referral, "updated_at": clock.utcnow()})
+        "follow_up_id": visit.id, "urgent": visit.urgent_referral, "updated_at": clock.utcnow()}).rowcount
     db.session.expire(condition)
+    if moved:
+        _schedule_set(visit.condition_id, visit.resident_id, visit.disease, visit.next_due_on)
 
 
 def follow_ups_of(resident_id: str, disease: str | None = None) -> sa.Select:
