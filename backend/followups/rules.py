@@ -121,6 +121,12 @@ def urgent_reasons(visit: Visit, pregnant: bool, t: Thresholds = DEFAULT) -> lis
     return reasons
 
 
+def counted_pregnant(referral_reasons: list[str]) -> bool:
+    """Whether an outcome counted the patient as pregnant or breastfeeding: its reasons say so
+    whenever that changed it (the pregnancy reason is the only one it adds)."""
+    return any(reason.startswith("pregnant_bp_gt_") for reason in referral_reasons)
+
+
 def classify(visit: Visit, age: int, previous: Previous | None, pregnant: bool = False,
              t: Thresholds = DEFAULT) -> Outcome:
     target = on_target(visit, age, t)

@@ -219,18 +219,88 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
         referral_reasons=outcome.referral_reasons, next_due_on=outcome.next_due_on,
         **{**fields, "symptoms": list(fields.get("symptoms", []))},
     )
-    return store_once(follow_up, body_hash, "随访记录", lambda: _reschedule(condition, follow_up))
+    return store_once(follow_up, body_hash, "随访记录",
+                      lambda: _reschedule(condition, follow_up, resident.birth_date))
 
 
-def _reschedule(condition: Condition, visit: FollowUp) -> None:
+def _reschedule(condition: Condition, visit: FollowUp, birth_date: date) -> None:
     """The schedule follows the latest visit (a back-dated entry does not move it back): one
-    conditional update, so two visits stored at once leave the later one in place."""
+    conditional update, so two visits stored at once leave the later one in place. A visit
+    that is not the latest is the previous visit of the one after it: see ``_classify_again``."""
     moved = db.session.execute(_RESCHEDULE, {
         "condition_id": condition.id, "visited_on": visit.visited_on, "next_due_on": visit.next_due_on,
         "follow_up_id": visit.id, "urgent": visit.urgent_referral, "updated_at": clock.utcnow()}).rowcount
     db.session.expire(condition)
     if moved:
         _schedule_set(visit.condition_id, visit.resident_id, visit.disease, visit.next_due_on)
+    else:
+        _classify_again(visit, birth_date)
+
+
+# Taken before the visits after a late entry are read: every visit that moves the schedule
+# holds this row's lock (the conditional update takes it), so what is read next is all that is
+# stored, and two late entries of one condition follow each other instead of each missing the
+# other. NO KEY UPDATE: a visit's insert (its key share on the condition) does not wait for it.
+_LOCK_SCHEDULE = (
+    sa.select(Condition.next_due_on, Condition.urgent)
+    .where(Condition.id == sa.bindparam("condition_id"))
+    .with_for_update(key_share=True)
+)
+_OUTCOME = ("classification", "on_target", "refer", "urgent_referral", "referral_reasons", "next_due_on")
+
+
+def _classify_again(visit: FollowUp, birth_date: date) -> None:
+    """A visit stored before the condition's latest one: it and every visit after it, in time
+    order, classified again, each with the visit before it (the rules' "two consecutive"
+    depend on it); the rows whose outcome changed are rewritten (their body_hash stays, so a
+    resend still matches) and the condition's schedule follows its latest visit."""
+    schedule = db.session.execute(_LOCK_SCHEDULE, {"condition_id": visit.condition_id}).one()
+    in_condition = FollowUp.condition_id == visit.condition_id
+    same_day = FollowUp.visited_on == visit.visited_on
+    # Read again under the lock: another late entry may have been stored just before this one.
+    before = db.session.execute(
+        sa.select(FollowUp.on_target, FollowUp.adverse_reaction)
+        .where(in_condition, FollowUp.id != visit.id, sa.or_(FollowUp.visited_on < visit.visited_on,
+                                                            sa.and_(same_day, FollowUp.created_at <= visit.created_at)))
+        .order_by(FollowUp.visited_on.desc(), FollowUp.created_at.desc()).limit(1)
+    ).first()
+    later = db.session.scalars(
+        sa.select(FollowUp)
+        .where(in_condition, sa.or_(FollowUp.visited_on > visit.visited_on,
+                                    sa.and_(same_day, FollowUp.created_at > visit.created_at)))
+        .order_by(FollowUp.visited_on, FollowUp.created_at)
+    ).all()
+    previous = None if before is None else rules.Previous(on_target=before.on_target,
+                                                          adverse_reaction=before.adverse_reaction)
+    t = thresholds()
+    for follow_up in (visit, *later):
+        # Pregnancy is not stored with a visit: what its stored outcome counted stands.
+        outcome = rules.classify(_visit_of(follow_up), age_on(birth_date, follow_up.visited_on), previous,
+                                 rules.counted_pregnant(follow_up.referral_reasons), t)
+        for name in _OUTCOME:
+            if getattr(follow_up, name) != getattr(outcome, name):
+                setattr(follow_up, name, getattr(outcome, name))
+        previous = rules.Previous(on_target=outcome.on_target, adverse_reaction=follow_up.adverse_reaction)
+    latest = follow_up
+    db.session.flush()  # listeners read the visits as they now are
+    if (schedule.next_due_on, schedule.urgent) == (latest.next_due_on, latest.urgent_referral):
+        return
+    db.session.execute(
+        sa.update(Condition).where(Condition.id == visit.condition_id)
+        .values(next_due_on=latest.next_due_on, urgent=latest.urgent_referral, updated_at=clock.utcnow())
+        .execution_options(synchronize_session=False))
+    if schedule.next_due_on != latest.next_due_on:
+        _schedule_set(visit.condition_id, visit.resident_id, visit.disease, latest.next_due_on)
+
+
+def _visit_of(follow_up: FollowUp) -> rules.Visit:
+    """A stored visit's readings, as the rules take them."""
+    return rules.Visit(
+        disease=follow_up.disease, visited_on=follow_up.visited_on, sbp=follow_up.sbp, dbp=follow_up.dbp,
+        heart_rate=follow_up.heart_rate, temperature_c=follow_up.temperature_c,
+        fasting_glucose=follow_up.fasting_glucose, adverse_reaction=follow_up.adverse_reaction,
+        complication=follow_up.complication, symptoms=tuple(follow_up.symptoms or ()),
+    )
 
 
 def follow_ups_of(resident_id: str, disease: str | None = None) -> sa.Select:

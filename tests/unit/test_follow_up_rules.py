@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from backend.followups.rules import Previous, Thresholds, Visit, classify, first_due_on
+from backend.followups.rules import Previous, Thresholds, Visit, classify, counted_pregnant, first_due_on
 
 DAY = date(2026, 5, 1)
 IN_14 = DAY + timedelta(days=14)
@@ -102,6 +102,15 @@ def test_classification(visit, age, previous, pregnant, expected):
     outcome = classify(visit, age, previous, pregnant)
     assert (outcome.classification, outcome.refer, outcome.urgent_referral, outcome.referral_reasons,
             outcome.next_due_on) == expected
+
+
+@pytest.mark.parametrize("visit, age, previous", [case[1:4] for case in CASES], ids=[case[0] for case in CASES])
+@pytest.mark.parametrize("pregnant", [False, True])
+def test_an_outcome_shows_the_pregnancy_it_counted(visit, age, previous, pregnant):
+    """A stored visit classified again (a late entry before it) takes the pregnancy its outcome
+    shows, not today's tags: classified with it, the visit gets the same outcome back."""
+    outcome = classify(visit, age, previous, pregnant)
+    assert classify(visit, age, previous, counted_pregnant(outcome.referral_reasons)) == outcome
 
 
 def test_the_controlled_interval_is_configurable():
