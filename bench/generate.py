@@ -364,6 +364,7 @@ class County:
         self.ages = ages = [0] * n
         self.male = male = [False] * n
         self.tags: dict[int, list[str]] = {}
+        tagged_on: dict[int, date] = {}
         used: set[int] = set()
         id_enc = cipher.encrypt
         blind = cipher.blind_index
@@ -404,10 +405,12 @@ class County:
                     phone_enc = phone_index = phone_shown = None
                 v = village_of[i]
                 address = f"{village_names[v]}{randrange(1, 9)}组{randrange(1, 61)}号"
-                created = self.moment(today - timedelta(days=randrange(380, 1500)), randrange(8 * 3600, 17 * 3600))
+                registered_on = today - timedelta(days=randrange(380, 1500))
+                created = self.moment(registered_on, randrange(8 * 3600, 17 * 3600))
                 tags = [tag for tag, share, fits in staff_tags if random_() < share and fits(is_male, age)]
                 if tags:
                     self.tags[i] = tags
+                    tagged_on[i] = registered_on  # set when the resident was registered, still in force
                 yield (ids[i], name, id_enc(id_number), blind(id_number, "id_number"), phone_enc, phone_index,
                        phone_shown, birth, "male" if is_male else "female", village_codes[v], address, "staff",
                        created, created)
@@ -415,8 +418,8 @@ class County:
         copier.copy("residents", ["id", "name", "id_number_enc", "id_number_index", "phone_enc", "phone_index",
                                   "phone_shown", "birth_date", "sex", "region_code", "address", "source",
                                   "created_at", "updated_at"], rows(), total=n)
-        copier.copy("resident_groups", ["resident_id", "group"],
-                    ((ids[i], tag) for i, tags in self.tags.items() for tag in tags))
+        copier.copy("resident_groups", ["resident_id", "group", "set_on"],
+                    ((ids[i], tag, tagged_on[i]) for i, tags in self.tags.items() for tag in tags))
 
     # patients (chosen before contracts: they are a key population)
 

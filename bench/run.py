@@ -130,6 +130,7 @@ CONTRACTED = """(SELECT DISTINCT resident_id FROM contracts
     WHERE start_date <= %(d)s AND end_date >= %(d)s AND status IN ('active', 'expired', 'terminated')
       AND (status <> 'terminated' OR ended_on > %(d)s))"""
 MANAGED_ON = "registered_on <= %(d)s AND (deregistered_on IS NULL OR deregistered_on > %(d)s)"
+TAGGED_ON = "set_on <= %(d)s AND (removed_on IS NULL OR removed_on > %(d)s)"
 HAND_SQL = {
     "GET /stats/contracts": [
         """SELECT substr(r.region_code, 1, 9), count(*),
@@ -140,17 +141,19 @@ HAND_SQL = {
                sum(CASE WHEN EXISTS (SELECT 1 FROM conditions c WHERE c.resident_id = r.id
                                      AND c.disease = 'diabetes' AND c.""" + MANAGED_ON + """) THEN 1 ELSE 0 END),
                sum(CASE WHEN EXISTS (SELECT 1 FROM resident_groups g WHERE g.resident_id = r.id
-                                     AND g."group" = 'pregnant') THEN 1 ELSE 0 END),
+                                     AND g."group" = 'pregnant' AND g.""" + TAGGED_ON + """) THEN 1 ELSE 0 END),
                sum(CASE WHEN EXISTS (SELECT 1 FROM resident_groups g WHERE g.resident_id = r.id
-                                     AND g."group" = 'severe_mental_disorder') THEN 1 ELSE 0 END),
+                                     AND g."group" = 'severe_mental_disorder'
+                                     AND g.""" + TAGGED_ON + """) THEN 1 ELSE 0 END),
                sum(CASE WHEN EXISTS (SELECT 1 FROM resident_groups g WHERE g.resident_id = r.id
-                                     AND g."group" = 'tuberculosis') THEN 1 ELSE 0 END),
+                                     AND g."group" = 'tuberculosis' AND g.""" + TAGGED_ON + """) THEN 1 ELSE 0 END),
                sum(CASE WHEN EXISTS (SELECT 1 FROM resident_groups g WHERE g.resident_id = r.id
-                                     AND g."group" = 'disabled') THEN 1 ELSE 0 END),
+                                     AND g."group" = 'disabled' AND g.""" + TAGGED_ON + """) THEN 1 ELSE 0 END),
                sum(CASE WHEN EXISTS (SELECT 1 FROM resident_groups g WHERE g.resident_id = r.id
-                                     AND g."group" = 'poverty_relief') THEN 1 ELSE 0 END),
+                                     AND g."group" = 'poverty_relief' AND g.""" + TAGGED_ON + """) THEN 1 ELSE 0 END),
                sum(CASE WHEN EXISTS (SELECT 1 FROM resident_groups g WHERE g.resident_id = r.id
-                                     AND g."group" = 'special_family_planning') THEN 1 ELSE 0 END)
+                                     AND g."group" = 'special_family_planning'
+                                     AND g.""" + TAGGED_ON + """) THEN 1 ELSE 0 END)
            FROM residents r JOIN """ + CONTRACTED + """ k ON k.resident_id = r.id
            WHERE r.region_code LIKE '220802%%' GROUP BY 1""",
         """SELECT substr(r.region_code, 1, 9), count(*),

@@ -129,15 +129,17 @@ def id_number_for(birth, sequence: int = 123, region6: str = "220802") -> str:
 
 def add_resident(name: str, id_number: str, phone: str | None, region_code: str | None,
                  groups: tuple[str, ...] = (), source: str = "staff"):
-    """A resident stored the way the service stores one (encrypted, indexed)."""
+    """A resident stored the way the service stores one (encrypted, indexed); its ``groups`` are
+    in force since its birth, so that whatever day a test looks at counts them."""
     from backend.residents.models import Resident, ResidentGroup
     from backend.security.fields import blind_index
     from backend.security.identity import birth_date_of, sex_of
 
+    born = birth_date_of(id_number)
     resident = Resident(name=name, id_number=id_number, id_number_index=blind_index(id_number, "id_number"),
-                        phone=phone, phone_index=blind_index(phone, "phone"), birth_date=birth_date_of(id_number),
+                        phone=phone, phone_index=blind_index(phone, "phone"), birth_date=born,
                         sex=sex_of(id_number), region_code=region_code, source=source,
-                        tags=[ResidentGroup(group=g) for g in groups])
+                        tag_history=[ResidentGroup(group=g, set_on=born) for g in groups])
     db.session.add(resident)
     db.session.commit()
     return resident

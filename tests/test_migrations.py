@@ -69,3 +69,27 @@ def test_residents_stored_before_the_masked_phone_column_get_theirs(tmp_path):
         db.session.remove()
         dispose_engines()
     assert shown == {"with": "139****5678", "without": None}
+
+
+def test_tags_stored_before_their_history_start_on_the_civil_day_their_resident_was_registered(tmp_path):
+    app = make_app(env={"JIAYI_DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
+    with app.app_context():
+        upgrade(revision="0012_resident_phone_shown")
+        # 17:30 UTC is half past one the next morning in Asia/Shanghai.
+        for rid, registered in (("evening", "2026-03-01 17:30:00"), ("afternoon", "2026-03-01 15:30:00")):
+            db.session.execute(sa.text(
+                """INSERT INTO residents (id, name, id_number_enc, id_number_index, birth_date, sex, source,
+                   phone_wrong, created_at, updated_at)
+                   VALUES (:id, 'x', 'enc', :id, '1990-01-01', 'female', 'staff', 0, :t, :t)"""),
+                {"id": rid, "t": registered})
+            db.session.execute(sa.text("INSERT INTO resident_groups (resident_id, \"group\") VALUES (:id, 'pregnant')"),
+                               {"id": rid})
+        db.session.commit()
+
+        upgrade(revision="0013_resident_group_history")
+        periods = db.session.execute(sa.text(
+            'SELECT resident_id, "group", set_on, removed_on FROM resident_groups ORDER BY resident_id')).all()
+        db.session.remove()
+        dispose_engines()
+    assert [tuple(p) for p in periods] == [("afternoon", "pregnant", "2026-03-01", None),
+                                           ("evening", "pregnant", "2026-03-02", None)]

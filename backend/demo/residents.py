@@ -67,6 +67,8 @@ def load_residents(rng: random.Random, fake: Faker, today: date, per_village: in
     used: set[tuple[date, int]] = set()
     by_village: dict[str, list[Resident]] = {}
     created = []
+    # Tags set before the demo's earliest contract, so that the console's past days count them too.
+    tagged_on = today - timedelta(days=3 * 365)
     for village in villages:
         for n in range(per_village):
             sex = rng.choice(("male", "female"))
@@ -88,7 +90,8 @@ def load_residents(rng: random.Random, fake: Faker, today: date, per_village: in
                 resident = Resident(name=name, id_number=id_number, id_number_index=index, phone=phone,
                                     phone_index=blind_index(phone, "phone"), birth_date=birth, sex=sex,
                                     region_code=village.code, address=address, source="staff",
-                                    tags=[ResidentGroup(group=t) for t in tags])
+                                    tag_history=[ResidentGroup(group=t, set_on=max(birth, tagged_on))
+                                                 for t in tags])
                 created.append(resident)
             by_village.setdefault(village.code, []).append((index, name, age))
     db.session.add_all(created)

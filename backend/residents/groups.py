@@ -11,6 +11,8 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from backend import clock
+from backend.extensions import db
 from backend.residents.models import Resident, ResidentGroup
 from backend.security.identity import age_on
 
@@ -44,10 +46,31 @@ def age_groups(birth_date: date, on: date) -> set[str]:
     return groups
 
 
+def in_force_on(on: date) -> ColumnElement[bool]:
+    """SQL condition on ResidentGroup: the staff-set tag was in force on ``on``."""
+    return sa.and_(ResidentGroup.set_on <= on,
+                   sa.or_(ResidentGroup.removed_on.is_(None), ResidentGroup.removed_on > on))
+
+
+def _staff_set_tags(residents: list[Resident], on: date) -> dict[str, set[str]]:
+    tags = {r.id: {t.group for t in r.tags if t.set_on <= on} for r in residents}
+    # A tag removed was removed on or before today: only a past day can still see it, so the
+    # usual question (today's tags) is answered from the tags loaded with the residents.
+    if residents and on < clock.today():
+        removed = db.session.execute(
+            sa.select(ResidentGroup.resident_id, ResidentGroup.group)
+            .where(ResidentGroup.resident_id.in_(list(tags)), ResidentGroup.removed_on.is_not(None),
+                   in_force_on(on)))
+        for resident_id, group in removed:
+            tags[resident_id].add(group)
+    return tags
+
+
 def groups_of(residents: list[Resident], on: date) -> dict[str, list[str]]:
     """Every resident's tags on ``on``, sorted."""
     ids = [r.id for r in residents]
-    tags = {r.id: age_groups(r.birth_date, on) | {t.group for t in r.tags} for r in residents}
+    staff_set = _staff_set_tags(residents, on)
+    tags = {r.id: age_groups(r.birth_date, on) | staff_set[r.id] for r in residents}
     for tags_of, _ in {id(v): v for v in _sources.values()}.values():
         for resident_id, extra in tags_of(ids, on).items():
             tags[resident_id] |= extra
@@ -64,4 +87,5 @@ def group_filter(group: str, on: date) -> ColumnElement[bool]:
         return _sources[group][1](group, on)
     if group in ("hypertension", "diabetes"):
         return sa.false()  # no condition registered anywhere yet
-    return Resident.id.in_(sa.select(ResidentGroup.resident_id).where(ResidentGroup.group == group))
+    return Resident.id.in_(sa.select(ResidentGroup.resident_id).where(ResidentGroup.group == group,
+                                                                     in_force_on(on)))

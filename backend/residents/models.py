@@ -49,7 +49,14 @@ class Resident(IdMixin, TimestampMixin, db.Model):
     # "staff" when registered by a team, "self" when a resident bound itself first.
     source: Mapped[str] = mapped_column(sa.String(10), default="staff")
 
-    tags: Mapped[list[ResidentGroup]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    # Every period a staff-set tag was in force, written through here: a tag removed is closed, not
+    # deleted, so that statistics for a past day count that day's tags (groups.in_force_on).
+    tag_history: Mapped[list[ResidentGroup]] = relationship(
+        cascade="all, delete-orphan", order_by="[ResidentGroup.set_on, ResidentGroup.group]")
+    # The tags in force now: what every screen, rule and contract reads, loaded with the resident.
+    tags: Mapped[list[ResidentGroup]] = relationship(
+        primaryjoin="and_(Resident.id == ResidentGroup.resident_id, ResidentGroup.removed_on.is_(None))",
+        lazy="selectin", viewonly=True, order_by="ResidentGroup.group")
 
 
 @sa.event.listens_for(Resident.phone, "set")
@@ -58,12 +65,20 @@ def _show_phone(resident: Resident, phone: str | None, _old, _initiator) -> None
 
 
 class ResidentGroup(db.Model):
-    """A key-population tag set by staff (pregnant, disabled, ...)."""
+    """A key-population tag set by staff (pregnant, disabled, ...), over the days it was in force:
+    from ``set_on`` up to the day before ``removed_on`` (None while it still is)."""
 
     __tablename__ = "resident_groups"
+    __table_args__ = (
+        # A tag is in force at most once at a time, whatever writes it.
+        sa.Index("uq_resident_groups_current", "resident_id", "group", unique=True,
+                 sqlite_where=sa.text("removed_on IS NULL"), postgresql_where=sa.text("removed_on IS NULL")),
+    )
 
     resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"), primary_key=True)
     group: Mapped[str] = mapped_column(sa.String(32), primary_key=True, index=True)
+    set_on: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    removed_on: Mapped[date | None] = mapped_column(sa.Date)
 
 
 class Account(IdMixin, TimestampMixin, db.Model):

@@ -49,12 +49,12 @@ def list_residents(args):
 
 @blp.route("/residents/<string:resident_id>", methods=["GET"])
 @require(kinds=("staff", "account"))
-@blp.response(200, s.ResidentSchema)
+@blp.response(200, s.ResidentDetailSchema)
 def get_resident(resident_id):
     """居民详情（已绑定的账号或服务范围内的医务人员）"""
     principal = current_principal()
     resident = scope.read_resident(principal, resident_id, current_action())
-    return _view(resident)
+    return service.resident_detail(resident)
 
 
 @blp.route("/residents/<string:resident_id>", methods=["PATCH"])

@@ -31,6 +31,17 @@ class ResidentSchema(Schema):
     created_at = Timestamp()
 
 
+class GroupPeriodSchema(Schema):
+    group = fields.String(required=True)
+    set_on = fields.Date(required=True)
+    removed_on = fields.Date(allow_none=True, required=True, metadata={"description": "仍在标记中则为空"})
+
+
+class ResidentDetailSchema(ResidentSchema):
+    group_history = fields.List(fields.Nested(GroupPeriodSchema), required=True,
+                                metadata={"description": "手工标记的重点人群的历次标记期间，按开始日期排列"})
+
+
 class BoundResidentSchema(ResidentSchema):
     relation = fields.String(required=True)
 

@@ -78,7 +78,20 @@ def _set_phone(resident: Resident, phone: str | None) -> None:
 
 
 def _set_groups(resident: Resident, groups: list[str]) -> None:
-    resident.tags = [ResidentGroup(group=g) for g in sorted(set(groups))]
+    """Tags keep their history, so that statistics on a past day count that day's tags: a tag
+    removed is closed today, a new one opens today, one kept is left alone."""
+    today = clock.today()
+    wanted = set(groups)
+    current = {t.group: t for t in resident.tags}
+    for group, tag in current.items():
+        if group in wanted:
+            continue
+        if tag.set_on >= today:  # set today and gone today: it was never in force on any day
+            resident.tag_history.remove(tag)
+        else:
+            tag.removed_on = today
+    for group in sorted(wanted - set(current)):
+        resident.tag_history.append(ResidentGroup(group=group, set_on=today))
 
 
 # Staff side
@@ -249,6 +262,14 @@ def resident_views(residents: list[Resident], relations: dict[str, str] | None =
             view["relation"] = relations.get(resident.id)
         views.append(view)
     return views
+
+
+def resident_detail(resident: Resident) -> dict:
+    """The resident's view, with every period of its staff-set tags."""
+    view = resident_views([resident])[0]
+    view["group_history"] = [{"group": t.group, "set_on": t.set_on, "removed_on": t.removed_on}
+                             for t in resident.tag_history]
+    return view
 
 
 def _age(resident: Resident, today) -> int:
