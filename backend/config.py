@@ -47,6 +47,7 @@ class Settings:
     wechat_long_term_templates: tuple[str, ...]
     redis_url: str | None
     ratelimit_storage_url: str
+    ratelimit_key_prefix: str
     login_rate_limit: str
     login_ip_rate_limit: str
     access_token_minutes: int
@@ -74,6 +75,12 @@ def load_settings(instance_path: str | Path, environ: dict | None = None) -> Set
     if database_url.startswith("sqlite:///"):
         instance.mkdir(parents=True, exist_ok=True)
 
+    ratelimit_storage_url = env.get("JIAYI_RATELIMIT_STORAGE_URL") or "memory://"
+    if production and ratelimit_storage_url.startswith("memory://"):
+        # Each gunicorn worker would count failed logins on its own: 4 workers, 4 times the attempts.
+        raise ConfigError("JIAYI_RATELIMIT_STORAGE_URL must name a storage shared by every worker "
+                          "(redis://...) when JIAYI_ENV=production")
+
     return Settings(
         env=mode,
         database_url=database_url,
@@ -92,7 +99,8 @@ def load_settings(instance_path: str | Path, environ: dict | None = None) -> Set
             t.strip() for t in (env.get("JIAYI_WECHAT_LONG_TERM_TEMPLATES") or "").split(",") if t.strip()
         ),
         redis_url=env.get("JIAYI_REDIS_URL") or None,
-        ratelimit_storage_url=env.get("JIAYI_RATELIMIT_STORAGE_URL") or "memory://",
+        ratelimit_storage_url=ratelimit_storage_url,
+        ratelimit_key_prefix=env.get("JIAYI_RATELIMIT_KEY_PREFIX") or "jiayi",
         login_rate_limit=env.get("JIAYI_LOGIN_RATE_LIMIT") or "5 per 5 minutes",
         login_ip_rate_limit=env.get("JIAYI_LOGIN_IP_RATE_LIMIT") or "50 per 5 minutes",
         access_token_minutes=int(env.get("JIAYI_ACCESS_TOKEN_MINUTES") or 120),
@@ -113,6 +121,15 @@ def generic_plans_connect_args(engine_options: dict) -> dict:
     once per connection."""
     return {**engine_options.get("connect_args", {}),
             "options": f"-c plan_cache_mode=force_generic_plan {PG_SESSION_OPTIONS}"}
+
+
+def _ratelimit_storage_options(url: str) -> dict:
+    """Redis client options for the login counters: a Redis that does not answer costs the login
+    that finds out about a second, not the ten of redis-py's defaults (five for the request, five
+    for the first check whether Redis is back), nor five at each later check."""
+    if url.startswith(("redis://", "rediss://", "redis+unix://")):
+        return {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    return {}
 
 
 def flask_config(settings: Settings) -> dict:
@@ -140,8 +157,15 @@ def flask_config(settings: Settings) -> dict:
         "JWT_TOKEN_LOCATION": ["headers"],
         "JWT_ERROR_MESSAGE_KEY": "message",
         "RATELIMIT_STORAGE_URI": settings.ratelimit_storage_url,
+        "RATELIMIT_STORAGE_OPTIONS": _ratelimit_storage_options(settings.ratelimit_storage_url),
+        # Redis unreachable: logins go on, each worker counting in its own memory (the limit per
+        # worker, as with memory://) and back on Redis within a minute of its return, rather than
+        # every doctor locked out (refusing) or no limit at all (swallowing alone). Swallowing
+        # covers what the fallback does not: Redis lost between a request's check and its deduction.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_HEADERS_ENABLED": True,
-        "RATELIMIT_KEY_PREFIX": "jiayi",
+        "RATELIMIT_KEY_PREFIX": settings.ratelimit_key_prefix,
         "API_TITLE": "Jiayi 家医",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",
