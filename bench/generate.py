@@ -711,7 +711,7 @@ class County:
             for i, cid, disease, due, step, sent_on in events:
                 rid = ids[i]
                 team = self.contract_team.get(i)
-                data, page = templates.follow_up_message(disease, due, step,
+                data, page = templates.follow_up_message(disease, due, sent_on,
                                                          team_names[team] if team is not None else None, rid)
                 send_after = self.moment(sent_on, 8 * 3600)
                 account = self.account_of.get(i)

@@ -11,8 +11,9 @@ from backend.extensions import IdMixin, TimestampMixin, UTCDateTime, db
 
 # pending → claimed (by one dispatcher) → sending (the call to WeChat is under way) →
 # sent | failed | refused | no_credit | cancelled; failed, refused and no_credit put the
-# resident on the doctor's call list.
-STATUSES = ("pending", "claimed", "sending", "sent", "failed", "refused", "no_credit", "cancelled")
+# resident on the doctor's call list. A ladder step that a catch-up run passed over for a later
+# one (the scheduler missed its day) is recorded as skipped and never sent.
+STATUSES = ("pending", "claimed", "sending", "sent", "failed", "refused", "no_credit", "cancelled", "skipped")
 CALL_LIST_STATUSES = ("failed", "refused", "no_credit")
 REASONS = ("follow_up", "renewal")
 STEPS = ("before_3d", "due_day", "overdue_7d", "renewal_30d")

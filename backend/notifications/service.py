@@ -7,7 +7,9 @@ arrived): it goes to the doctor's call list, so nothing is lost silently either.
 """
 from __future__ import annotations
 
+import logging
 import uuid
+from collections import namedtuple
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -21,7 +23,7 @@ from backend.directory.models import Team
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, dialect_insert
 from backend.followups.models import Condition
-from backend.followups.service import register_due_columns
+from backend.followups.service import register_due_columns, register_schedule_listener
 from backend.fulfilment import service as fulfilment
 from backend.notifications import channel, templates
 from backend.notifications.models import CALL_LIST_STATUSES, Notification, SubscriptionCredit
@@ -29,9 +31,13 @@ from backend.residents import scope
 from backend.residents.models import Account, AccountResident, Resident
 from backend.unit_of_work import unit_of_work
 
+log = logging.getLogger("jiayi.notifications")
+
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 # The follow-up ladder: step -> days from the due date (each step at most once).
 LADDER = (("before_3d", -3), ("due_day", 0), ("overdue_7d", 7))
+# How far back a planning run makes up steps whose day it missed (the scheduler was down).
+CATCH_UP_DAYS = 7
 RENEWAL_DAYS_BEFORE_END = 30
 MAX_ATTEMPTS = 5
 BACKOFF_MINUTES = 2  # 2, 4, 8, 16 minutes between tries
@@ -65,22 +71,30 @@ def _key(resident_id: str, reason: str, due_on: date, step: str) -> str:
     return f"{resident_id}:{reason}:{due_on.isoformat()}:{step}"
 
 
-def _insert_missing(rows: list[dict]) -> int:
-    """Insert the rows whose idempotency key is new; a concurrent planner's rows are kept."""
+def _existing_keys(keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 5000):  # bounded IN lists
+        found.update(db.session.scalars(sa.select(Notification.idempotency_key)
+                                        .where(Notification.idempotency_key.in_(keys[start:start + 5000]))))
+    return found
+
+
+def _insert_missing(rows: list[dict]) -> list[dict]:
+    """Insert the rows whose idempotency key is new; a concurrent planner's rows are kept.
+    Returns the rows that were new when looked at (a planner racing this one may still have won
+    a few of them: its rows stand, and nothing is doubled)."""
     if not rows:
-        return 0
-    keys = [r["idempotency_key"] for r in rows]
-    existing = set(db.session.scalars(sa.select(Notification.idempotency_key)
-                                      .where(Notification.idempotency_key.in_(keys))))
+        return []
+    existing = _existing_keys([r["idempotency_key"] for r in rows])
     fresh = [r for r in rows if r["idempotency_key"] not in existing]
     if not fresh:
-        return 0
+        return []
     statement = dialect_insert(Notification.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
     now = clock.utcnow()
     values = [{"id": str(uuid.uuid4()), "status": "pending", "attempts": 0, "created_at": now, "updated_at": now,
-               **r} for r in fresh]
+               "last_error": None, **r} for r in fresh]
     db.session.execute(statement, values)
-    return len(fresh)
+    return fresh
 
 
 def _team_names(resident_ids: set[str], today: date) -> dict[str, str]:
@@ -91,34 +105,105 @@ def _team_names(resident_ids: set[str], today: date) -> dict[str, str]:
     return dict(rows.all())
 
 
-def plan_follow_up_reminders(now: datetime) -> dict[str, int]:
-    """Put today's ladder steps of every open follow-up into the outbox."""
+def _ladder_plan(due_on: date, today: date) -> tuple[str | None, list[str]]:
+    """The step to send today for a follow-up due on ``due_on``: the latest whose day has come
+    within the catch-up window (None when none has), and the earlier steps it passes over."""
+    come = [step for step, offset in LADDER if due_on + timedelta(days=offset) <= today]
+    if not come:
+        return None, []
+    latest = come[-1]
+    if due_on + timedelta(days=dict(LADDER)[latest]) < today - timedelta(days=CATCH_UP_DAYS):
+        return None, []
+    return latest, come[:-1]
+
+
+def _step_day(due_on: date, step: str) -> date:
+    return due_on + timedelta(days=dict(LADDER)[step])
+
+
+def _follow_up_rows(conditions: list, now: datetime) -> tuple[int, list[dict]]:
+    """Outbox rows for the open follow-ups ``conditions`` (rows of id, resident_id, disease and
+    next_due_on): for each, the latest ladder step whose day has come and that is not in the
+    outbox yet, worded for the day it goes out; the earlier steps it passes over, when not in
+    the outbox either, as ``skipped`` rows (recorded, never sent). A step already in the outbox
+    stops the condition there: whatever came before it was decided when it was planned."""
     today = clock.to_civil(now).date()
-    template = settings().wechat_template_follow_up
     send_after = next_allowed(now)
-    # Conditions whose due date puts today on one of the ladder's days (read from the due index).
-    due_dates = {today - timedelta(days=offset): step for step, offset in LADDER}
-    conditions = list(db.session.scalars(
-        sa.select(Condition).where(Condition.deregistered_on.is_(None), Condition.next_due_on.in_(list(due_dates)))
-    ))
-    teams = _team_names({c.resident_id for c in conditions}, today)
-    owed = fulfilment.still_owed({c.resident_id for c in conditions}, today)
+    sent_on = clock.to_civil(send_after).date()
+    template = settings().wechat_template_follow_up
+    planned = []
+    for c in conditions:
+        latest, passed = _ladder_plan(c.next_due_on, today)
+        if latest is not None:
+            reason = f"follow_up:{c.disease}"
+            keys = {step: _key(c.resident_id, reason, c.next_due_on, step) for step in (*passed, latest)}
+            planned.append((c, latest, passed, keys))
+    if not planned:
+        return 0, []
+    known = _existing_keys([key for *_, keys in planned for key in keys.values()])
+    todo = [(c, latest, passed, keys) for c, latest, passed, keys in planned if keys[latest] not in known]
+    residents = {c.resident_id for c, *_ in todo}
+    teams = _team_names(residents, today) if residents else {}
+    owed = fulfilment.still_owed(residents, today) if residents else {}
     rows = []
-    for condition in conditions:
-        step = due_dates[condition.next_due_on]
+    for c, latest, passed, keys in todo:
+        common = {"resident_id": c.resident_id, "reason": "follow_up", "subject_id": c.id, "due_on": c.next_due_on,
+                  "template_id": template}
         data, page = templates.follow_up_message(
-            condition.disease, condition.next_due_on, step, teams.get(condition.resident_id), condition.resident_id,
-            owed.get(condition.resident_id, {}).get("follow_ups", {}).get(condition.disease))
-        rows.append({
-            "idempotency_key": _key(condition.resident_id, f"follow_up:{condition.disease}", condition.next_due_on,
-                                    step),
-            "resident_id": condition.resident_id, "reason": "follow_up", "subject_id": condition.id,
-            "due_on": condition.next_due_on, "step": step, "template_id": template, "page": page, "data": data,
-            "send_after": send_after,
-        })
+            c.disease, c.next_due_on, sent_on, teams.get(c.resident_id), c.resident_id,
+            owed.get(c.resident_id, {}).get("follow_ups", {}).get(c.disease))
+        rows.append({**common, "idempotency_key": keys[latest], "step": latest, "page": page, "data": data,
+                     "send_after": send_after})
+        for step in passed:
+            if keys[step] not in known:
+                # Dated the morning it would have gone out, so that the due list's latest
+                # reminder stays the one that was sent.
+                day = datetime.combine(_step_day(c.next_due_on, step), QUIET_UNTIL, tzinfo=clock.CIVIL_TZ)
+                rows.append({**common, "idempotency_key": keys[step], "step": step, "page": page, "data": {},
+                             "send_after": min(day, send_after), "status": "skipped",
+                             "last_error": "caught up: a later step was due"})
+    return len(planned), rows
+
+
+def plan_follow_up_reminders(now: datetime) -> dict[str, int]:
+    """Put into the outbox, for every open follow-up, the latest ladder step whose day has come
+    in the last ``CATCH_UP_DAYS`` days and that is not there yet: a day the scheduler missed
+    is made up the next run, with one message worded for how late it is."""
+    today = clock.to_civil(now).date()
+    # Due dates whose ladder has a day in the window (read from the due index).
+    earliest = today - timedelta(days=CATCH_UP_DAYS + LADDER[-1][1])
+    latest = today - timedelta(days=LADDER[0][1])
+    conditions = db.session.execute(
+        sa.select(Condition.id, Condition.resident_id, Condition.disease, Condition.next_due_on)
+        .where(Condition.deregistered_on.is_(None), Condition.next_due_on.between(earliest, latest))
+    ).all()
+    due, rows = _follow_up_rows(conditions, now)
     with unit_of_work():
-        planned = _insert_missing(rows)
-    return {"due": len(rows), "planned": planned}
+        fresh = _insert_missing(rows)
+    skipped = sum(1 for r in fresh if r.get("status") == "skipped")
+    counts = {"due": due, "planned": len(fresh) - skipped}
+    return {**counts, "skipped": skipped} if skipped else counts
+
+
+_ConditionRow = namedtuple("_ConditionRow", "id resident_id disease next_due_on")
+
+
+def _plan_at_once(condition_id: str, resident_id: str, disease: str, next_due_on: date) -> None:
+    """A condition registered or visited today whose ladder has a step that has already come
+    (a back-dated registration or visit) gets it now, not the next morning. In the caller's
+    transaction, behind a savepoint: a failure here never fails the visit, and the next
+    planning run makes the step up."""
+    if _step_day(next_due_on, LADDER[0][0]) > clock.today():
+        return  # the usual case: nothing is due yet, and nothing is read
+    row = _ConditionRow(condition_id, resident_id, disease, next_due_on)
+    try:
+        with db.session.begin_nested():
+            _insert_missing(_follow_up_rows([row], clock.now())[1])
+    except sa.exc.SQLAlchemyError as error:
+        log.warning("reminder for a new schedule left to the next planning run: %s", type(error).__name__)
+
+
+register_schedule_listener(_plan_at_once)
 
 
 def plan_renewal_reminders(now: datetime) -> dict[str, int]:
@@ -134,22 +219,26 @@ def plan_renewal_reminders(now: datetime) -> dict[str, int]:
             Contract.id.not_in(renewed),
         )
     ))
+    keys = {c.id: _key(c.resident_id, "renewal", c.end_date, "renewal_30d") for c in contracts}
+    known = _existing_keys(list(keys.values()))
+    contracts = [c for c in contracts if keys[c.id] not in known]
     teams = {t.id: t.name for t in db.session.scalars(sa.select(Team).where(Team.id.in_({c.team_id for c in contracts})))}
     send_after = next_allowed(now)
-    owed = fulfilment.still_owed({c.resident_id for c in contracts}, today)
+    sent_on = clock.to_civil(send_after).date()
+    owed = fulfilment.still_owed({c.resident_id for c in contracts}, today) if contracts else {}
     rows = []
     for contract in contracts:
-        data, page = templates.renewal_message(contract.end_date, teams[contract.team_id], contract.id,
+        data, page = templates.renewal_message(contract.end_date, sent_on, teams[contract.team_id], contract.id,
                                                owed.get(contract.resident_id, {}).get("items", 0))
         rows.append({
-            "idempotency_key": _key(contract.resident_id, "renewal", contract.end_date, "renewal_30d"),
+            "idempotency_key": keys[contract.id],
             "resident_id": contract.resident_id, "reason": "renewal", "subject_id": contract.id,
             "due_on": contract.end_date, "step": "renewal_30d", "template_id": template, "page": page,
             "data": data, "send_after": send_after,
         })
     with unit_of_work():
         planned = _insert_missing(rows)
-    return {"due": len(rows), "planned": planned}
+    return {"due": len(rows) + len(known), "planned": len(planned)}
 
 
 # Dispatch
