@@ -68,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(health.blp, url_prefix=API_PREFIX)
     # The bare /healthz is for load balancers that do not know the API prefix.
     app.add_url_rule("/healthz", "healthz_root", health.healthz)
+    app.add_url_rule("/healthz/scheduler", "scheduler_health_root", health.scheduler_health)
     api.register_blueprint(auth_blp, url_prefix=API_PREFIX)
     api.register_blueprint(directory_public, url_prefix=API_PREFIX)
     api.register_blueprint(directory_admin, url_prefix=API_PREFIX + "/admin")

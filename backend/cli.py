@@ -75,13 +75,21 @@ def register(app: Flask) -> None:
 
     @app.cli.command("scheduler")
     @click.option("--poll-seconds", default=5.0, show_default=True, help="how often a follower checks the lead")
-    def scheduler(poll_seconds: float):
+    @click.option("--now", "now_text", default=None,
+                  help="ISO 8601 moment to hold the clock at (drills and tests; default: the real time)")
+    def scheduler(poll_seconds: float, now_text: str | None):
         """The scheduler process: waits for the lead, then runs the jobs until stopped."""
         import signal
         import threading
 
+        from backend import clock
         from scheduled.runner import SCHEDULE, holder_name, run
 
+        if now_text:
+            try:
+                clock.freeze(clock.parse_moment(now_text))
+            except ValueError:
+                raise click.ClickException("--now must be an ISO 8601 moment, e.g. 2026-06-10T07:30:00+08:00") from None
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -22,6 +22,12 @@ def now() -> datetime:
     return datetime.now(CIVIL_TZ)
 
 
+def machine_now() -> datetime:
+    """The machine's own moment even while the clock is frozen: only for timers that really
+    wait (the scheduler library's), never for what the service decides."""
+    return datetime.now(CIVIL_TZ)
+
+
 def today() -> date:
     """Today's civil date in Asia/Shanghai."""
     return now().date()

@@ -6,6 +6,7 @@ the leader, taken over by another process once it has expired.
 """
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -21,10 +22,16 @@ class AdvisoryLeadership:
     def __init__(self, engine: Engine, holder: str):
         self.engine, self.holder = engine, holder
         self._connection: Connection | None = None
+        # The scheduler's loop and its jobs' threads ask at once; a connection serves one at a time.
+        self._lock = threading.RLock()
 
     def try_acquire(self) -> bool:
+        with self._lock:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> bool:
         if self._connection is not None:
-            return self.still_leader()
+            return self._still_leader()
         connection = self.engine.connect()
         got = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar()
         connection.commit()
@@ -35,6 +42,10 @@ class AdvisoryLeadership:
         return False
 
     def still_leader(self) -> bool:
+        with self._lock:
+            return self._still_leader()
+
+    def _still_leader(self) -> bool:
         if self._connection is None:
             return False
         try:
@@ -46,13 +57,14 @@ class AdvisoryLeadership:
             return False
 
     def release(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
-                self._connection.commit()
-            finally:
-                self._connection.close()
-                self._connection = None
+        with self._lock:
+            if self._connection is not None:
+                try:
+                    self._connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                    self._connection.commit()
+                finally:
+                    self._connection.close()
+                    self._connection = None
 
 
 class LeaseLeadership:

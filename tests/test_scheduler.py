@@ -191,11 +191,12 @@ def test_the_scheduler_command_starts_and_stops_cleanly(app):
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "--poll-seconds", "0.2"],
                                cwd=ROOT, env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    time.sleep(3)
+    banner = process.stderr.readline()  # printed once the process answers SIGTERM: however slow its start
+    assert "daily-jobs" in banner and "dispatch-notifications" in banner
+    wait_for(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(JobRun)) >= 1)  # it leads and runs
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
-    assert "dispatch-notifications" in err
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(
         sa.table("scheduler_leases"))) == 0  # the lease (or lock) was given back

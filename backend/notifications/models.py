@@ -63,9 +63,15 @@ class SubscriptionCredit(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow, onupdate=clock.utcnow)
 
 
+# running → succeeded | failed; a run whose process died while it was running is marked
+# abandoned by the next scheduler to take the lead (or the same one, at its next look).
+JOB_RUN_STATUSES = ("running", "succeeded", "failed", "abandoned")
+
+
 class JobRun(IdMixin, db.Model):
     __tablename__ = "job_runs"
-    __table_args__ = (sa.Index("ix_job_runs_started", "started_at"),)
+    __table_args__ = (sa.Index("ix_job_runs_started", "started_at"),
+                      sa.Index("ix_job_runs_job_run_for", "job", "run_for"))
 
     job: Mapped[str] = mapped_column(sa.String(40))
     # The moment the job ran for (a fixed clock when run with --now).
@@ -76,6 +82,10 @@ class JobRun(IdMixin, db.Model):
     counts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     error: Mapped[str | None] = mapped_column(sa.String(100))
     runner: Mapped[str] = mapped_column(sa.String(80))
+    # 1 for a day's first try of a daily job; each retry after a failure counts up.
+    attempt: Mapped[int] = mapped_column(default=1, server_default="1")
+    # When a scheduler found this run's process gone (status abandoned).
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SchedulerLease(db.Model):

@@ -71,6 +71,8 @@ def job_runs(args):
     statement = sa.select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id)
     if args.get("job"):
         statement = statement.where(JobRun.job == args["job"])
+    if args.get("status"):
+        statement = statement.where(JobRun.status == args["status"])
     return paginate(statement, args["page"], args["page_size"])
 
 

@@ -4,7 +4,7 @@ from marshmallow import fields, validate
 
 from backend.common import PageArgs, Schema, Timestamp
 from backend.followups.schemas import NextFollowUpSchema
-from backend.notifications.models import STATUSES
+from backend.notifications.models import JOB_RUN_STATUSES, STATUSES
 
 
 class SubscriptionsSchema(Schema):
@@ -49,14 +49,17 @@ class JobRunSchema(Schema):
     run_for = Timestamp(required=True)
     started_at = Timestamp(required=True)
     finished_at = Timestamp(allow_none=True)
-    status = fields.String(required=True, metadata={"description": "running|succeeded|failed"})
+    status = fields.String(required=True, metadata={"description": "|".join(JOB_RUN_STATUSES)})
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     error = fields.String(allow_none=True)
     runner = fields.String(required=True)
+    attempt = fields.Integer(required=True, metadata={"description": "当天第几次尝试（失败后重试递增）"})
+    abandoned_at = Timestamp(allow_none=True, metadata={"description": "发现其进程已停止、标记为 abandoned 的时间"})
 
 
 class JobRunQuerySchema(PageArgs):
     job = fields.String()
+    status = fields.String(validate=validate.OneOf(JOB_RUN_STATUSES))
 
 
 class RemindersSchema(Schema):
