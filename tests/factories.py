@@ -167,3 +167,41 @@ def served(app):
     finally:
         http.shutdown()
         thread.join(timeout=10)
+
+
+def bind_account(client, wechat, resident, phone: str, openid: str, *templates: str) -> dict:
+    """Bind ``resident`` (as self) to a mini-program account that accepted one message of each
+    template, through the API as the mini program does; the account's headers."""
+    account = account_login(client, wechat, openid)
+    bound = client.post("/api/v1/me/residents", headers=account, json={
+        "name": resident.name, "id_number": resident.id_number, "phone": phone, "relation": "self"})
+    assert bound.status_code in (200, 201), bound.get_json()
+    if templates:
+        accepted = client.post("/api/v1/me/subscriptions", headers=account, json={"accepted": list(templates)})
+        assert accepted.status_code == 200, accepted.get_json()
+    return account
+
+
+def add_patients(count: int, sequence: int, template: str, credits: int, registered_on, next_due_on) -> list:
+    """``count`` hypertension patients in 平安村, each bound to an account ``o-patient-N`` with
+    ``credits`` credits for ``template``, stored straight into the database."""
+    from datetime import date
+
+    from backend.followups.models import Condition
+    from backend.notifications.models import SubscriptionCredit
+    from backend.residents.models import Account, AccountResident
+
+    people = []
+    for n in range(count):
+        resident = add_resident(f"患者{n}", id_number_for(date(1950, 1, 1 + n), sequence + n),
+                                f"139000{sequence:03d}{n}"[:11], VILLAGE_A1)
+        account = Account(openid=f"o-patient-{n}")
+        db.session.add(account)
+        db.session.flush()
+        db.session.add(AccountResident(account_id=account.id, resident_id=resident.id, relation="self"))
+        db.session.add(SubscriptionCredit(account_id=account.id, template_id=template, credits=credits))
+        db.session.add(Condition(resident_id=resident.id, disease="hypertension", diagnosed_on=date(2020, 1, 1),
+                                 registered_on=registered_on, next_due_on=next_due_on))
+        people.append(resident)
+    db.session.commit()
+    return people

@@ -16,13 +16,12 @@ import sqlalchemy as sa
 
 from backend import clock
 from backend.extensions import db
-from backend.notifications.models import JobRun, Notification, SubscriptionCredit
-from backend.residents.models import Account, AccountResident
+from backend.notifications.models import JobRun, Notification
 from scheduled import runner
 from scheduled.jobs import run_recorded
 from scheduled.leader import AdvisoryLeadership, LeaseLeadership
 from tests.conftest import DATABASE_URL, ENV
-from tests.factories import VILLAGE_A1, add_resident, id_number_for
+from tests.factories import add_patients
 
 ROOT = Path(__file__).resolve().parent.parent
 SEND = "cgi-bin/message/subscribe/send"
@@ -39,21 +38,7 @@ def run(job: str, moment: str) -> dict:
 @pytest.fixture
 def patients(client, county):
     """Four hypertension patients, each with an account holding a credit, due on 2026-06-10."""
-    from backend.followups.models import Condition
-
-    people = []
-    for n in range(4):
-        resident = add_resident(f"患者{n}", id_number_for(date(1950, 1, 1 + n), 400 + n), f"1390000400{n}", VILLAGE_A1)
-        account = Account(openid=f"o-patient-{n}")
-        db.session.add(account)
-        db.session.flush()
-        db.session.add(AccountResident(account_id=account.id, resident_id=resident.id, relation="self"))
-        db.session.add(SubscriptionCredit(account_id=account.id, template_id=FOLLOW_UP_TEMPLATE, credits=1))
-        db.session.add(Condition(resident_id=resident.id, disease="hypertension", diagnosed_on=date(2020, 1, 1),
-                                 registered_on=date(2026, 5, 27), next_due_on=date(2026, 6, 10)))
-        people.append(resident)
-    db.session.commit()
-    return people
+    return add_patients(4, 400, FOLLOW_UP_TEMPLATE, 1, date(2026, 5, 27), date(2026, 6, 10))
 
 
 def wait_for(predicate, seconds: float = 30.0) -> None:

@@ -19,13 +19,12 @@ import sqlalchemy as sa
 from backend import clock
 from backend.extensions import db
 from backend.followups.models import Condition
-from backend.notifications.models import JobRun, Notification, SubscriptionCredit
-from backend.residents.models import Account, AccountResident
+from backend.notifications.models import JobRun, Notification
 from scheduled import jobs as scheduled_jobs
 from scheduled import runner
 from scheduled.jobs import run_recorded
 from tests.conftest import DATABASE_URL, ENV
-from tests.factories import VILLAGE_A1, account_login, add_resident, id_number_for
+from tests.factories import VILLAGE_A1, add_patients, add_resident, bind_account, id_number_for
 from tests.test_scheduler import ROOT, wait_for
 
 FOLLOW_UP_TEMPLATE = "demo-follow-up-template"
@@ -69,20 +68,7 @@ def job_runs(job: str = "plan-follow-up-reminders") -> list[JobRun]:
 @pytest.fixture
 def patients(client, county):
     """Four hypertension patients, each bound to an account with three follow-up credits, due on 2026-06-10."""
-    people = []
-    for n in range(4):
-        resident = add_resident(f"患者{n}", id_number_for(date(1950, 1, 1 + n), 500 + n), f"1390000500{n}",
-                                VILLAGE_A1)
-        account = Account(openid=f"o-patient-{n}")
-        db.session.add(account)
-        db.session.flush()
-        db.session.add(AccountResident(account_id=account.id, resident_id=resident.id, relation="self"))
-        db.session.add(SubscriptionCredit(account_id=account.id, template_id=FOLLOW_UP_TEMPLATE, credits=3))
-        db.session.add(Condition(resident_id=resident.id, disease="hypertension", diagnosed_on=date(2020, 1, 1),
-                                 registered_on=date(2026, 5, 27), next_due_on=date(2026, 6, 10)))
-        people.append(resident)
-    db.session.commit()
-    return people
+    return add_patients(4, 500, FOLLOW_UP_TEMPLATE, 3, date(2026, 5, 27), date(2026, 6, 10))
 
 
 def cli(*args: str) -> dict:
@@ -143,10 +129,7 @@ def test_steps_older_than_the_catch_up_window_are_not_sent(patients):
 def test_a_back_dated_registration_gets_its_overdue_step_at_once(client, wechat, county):
     clock.freeze(at("2026-06-10T10:00:00+08:00"))
     resident = add_resident("王桂兰", id_number_for(date(1952, 3, 3), 611), "13900006111", VILLAGE_A1)
-    account = account_login(client, wechat, "o-wang")
-    client.post("/api/v1/me/residents", headers=account, json={
-        "name": "王桂兰", "id_number": resident.id_number, "phone": "13900006111", "relation": "self"})
-    client.post("/api/v1/me/subscriptions", headers=account, json={"accepted": [FOLLOW_UP_TEMPLATE]})
+    bind_account(client, wechat, resident, "13900006111", "o-wang", FOLLOW_UP_TEMPLATE)
     doctor = county.headers(client, "doctor_a")
     # Taken over from paper: registered 16 days ago, so the first visit was due 2 days ago.
     created = client.post(f"/api/v1/residents/{resident.id}/conditions", headers=doctor, json={
@@ -183,10 +166,7 @@ def test_a_back_dated_visit_whose_next_step_has_come_is_planned_at_once(client, 
 def test_a_missed_renewal_reminder_is_made_up_and_worded_for_the_days_left(client, wechat, county):
     clock.freeze(at("2025-06-15T10:00:00+08:00"))
     resident = add_resident("孙秀英", id_number_for(date(1948, 5, 5), 633), "13900006333", VILLAGE_A1)
-    account = account_login(client, wechat, "o-sun")
-    client.post("/api/v1/me/residents", headers=account, json={
-        "name": "孙秀英", "id_number": resident.id_number, "phone": "13900006333", "relation": "self"})
-    client.post("/api/v1/me/subscriptions", headers=account, json={"accepted": [RENEWAL_TEMPLATE]})
+    account = bind_account(client, wechat, resident, "13900006333", "o-sun", RENEWAL_TEMPLATE)
     contract = client.post("/api/v1/contracts", headers=account, json={
         "resident_id": resident.id, "team_id": county.teams["a"].id, "package_codes": ["basic"]}).get_json()
     approved = client.post(f"/api/v1/contracts/{contract['id']}/approve", headers=county.headers(client, "doctor_a"),
