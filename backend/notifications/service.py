@@ -36,6 +36,7 @@ log = logging.getLogger("jiayi.notifications")
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 # The follow-up ladder: step -> days from the due date (each step at most once).
 LADDER = (("before_3d", -3), ("due_day", 0), ("overdue_7d", 7))
+STEP_OFFSETS = dict(LADDER)
 # How far back a planning run makes up steps whose day it missed (the scheduler was down).
 CATCH_UP_DAYS = 7
 RENEWAL_DAYS_BEFORE_END = 30
@@ -79,22 +80,20 @@ def _existing_keys(keys: list[str]) -> set[str]:
     return found
 
 
-def _insert_missing(rows: list[dict]) -> list[dict]:
-    """Insert the rows whose idempotency key is new; a concurrent planner's rows are kept.
-    Returns the rows that were new when looked at (a planner racing this one may still have won
-    a few of them: its rows stand, and nothing is doubled)."""
+def _insert_new(rows: list[dict]) -> list[dict]:
+    """Insert ``rows``, whose keys the caller found new; returns the rows this insert wrote. A
+    planner racing this one may have written a few of them first: its rows stand, nothing is
+    doubled, and they are not counted here."""
     if not rows:
         return []
-    existing = _existing_keys([r["idempotency_key"] for r in rows])
-    fresh = [r for r in rows if r["idempotency_key"] not in existing]
-    if not fresh:
-        return []
-    statement = dialect_insert(Notification.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    table = Notification.__table__
+    statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]) \
+        .returning(table.c.idempotency_key)
     now = clock.utcnow()
     values = [{"id": str(uuid.uuid4()), "status": "pending", "attempts": 0, "created_at": now, "updated_at": now,
-               "last_error": None, **r} for r in fresh]
-    db.session.execute(statement, values)
-    return fresh
+               "last_error": None, **r} for r in rows]
+    written = set(db.session.execute(statement, values).scalars())
+    return [r for r in rows if r["idempotency_key"] in written]
 
 
 def _team_names(resident_ids: set[str], today: date) -> dict[str, str]:
@@ -108,17 +107,14 @@ def _team_names(resident_ids: set[str], today: date) -> dict[str, str]:
 def _ladder_plan(due_on: date, today: date) -> tuple[str | None, list[str]]:
     """The step to send today for a follow-up due on ``due_on``: the latest whose day has come
     within the catch-up window (None when none has), and the earlier steps it passes over."""
-    come = [step for step, offset in LADDER if due_on + timedelta(days=offset) <= today]
-    if not come:
+    come = [step for step, _ in LADDER if _step_day(due_on, step) <= today]
+    if not come or _step_day(due_on, come[-1]) < today - timedelta(days=CATCH_UP_DAYS):
         return None, []
-    latest = come[-1]
-    if due_on + timedelta(days=dict(LADDER)[latest]) < today - timedelta(days=CATCH_UP_DAYS):
-        return None, []
-    return latest, come[:-1]
+    return come[-1], come[:-1]
 
 
 def _step_day(due_on: date, step: str) -> date:
-    return due_on + timedelta(days=dict(LADDER)[step])
+    return due_on + timedelta(days=STEP_OFFSETS[step])
 
 
 def _follow_up_rows(conditions: list, now: datetime) -> tuple[int, list[dict]]:
@@ -179,7 +175,7 @@ def plan_follow_up_reminders(now: datetime) -> dict[str, int]:
     ).all()
     due, rows = _follow_up_rows(conditions, now)
     with unit_of_work():
-        fresh = _insert_missing(rows)
+        fresh = _insert_new(rows)
     skipped = sum(1 for r in fresh if r.get("status") == "skipped")
     counts = {"due": due, "planned": len(fresh) - skipped}
     return {**counts, "skipped": skipped} if skipped else counts
@@ -198,7 +194,7 @@ def _plan_at_once(condition_id: str, resident_id: str, disease: str, next_due_on
     row = _ConditionRow(condition_id, resident_id, disease, next_due_on)
     try:
         with db.session.begin_nested():
-            _insert_missing(_follow_up_rows([row], clock.now())[1])
+            _insert_new(_follow_up_rows([row], clock.now())[1])
     except sa.exc.SQLAlchemyError as error:
         log.warning("reminder for a new schedule left to the next planning run: %s", type(error).__name__)
 
@@ -237,7 +233,7 @@ def plan_renewal_reminders(now: datetime) -> dict[str, int]:
             "data": data, "send_after": send_after,
         })
     with unit_of_work():
-        planned = _insert_missing(rows)
+        planned = _insert_new(rows)
     return {"due": len(rows) + len(known), "planned": len(planned)}
 
 
