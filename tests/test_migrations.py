@@ -1,6 +1,7 @@
 """Data migrations: what an upgrade does to rows written before it (on a database of its own)."""
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import sqlalchemy as sa
@@ -15,10 +16,21 @@ PACKAGE_ITEMS = ('[{"code": "health_education", "name": "健康教育", "per_yea
                  ' {"code": "health_check_65", "name": "老年人体检", "per_year": 1, "eligible_groups": ["elderly_65"]}]')
 
 
-def test_contracts_signed_before_fulfilment_owe_their_packages_items(tmp_path):
+@contextlib.contextmanager
+def database_at(tmp_path, revision: str):
+    """A database of its own, migrated up to ``revision``, for the block to fill and migrate on."""
     app = make_app(env={"JIAYI_DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
     with app.app_context():
-        upgrade(revision="0007_region_copies")
+        upgrade(revision=revision)
+        try:
+            yield
+        finally:
+            db.session.remove()
+            dispose_engines()
+
+
+def test_contracts_signed_before_fulfilment_owe_their_packages_items(tmp_path):
+    with database_at(tmp_path, "0007_region_copies"):
         run = lambda sql, **p: db.session.execute(sa.text(sql), p)  # noqa: E731
         run("INSERT INTO regions (code, name, level) VALUES ('220802100001', '平安村', 'village')")
         run("""INSERT INTO service_packages (id, code, name, kind, price_fen, public_health_fen, insurance_fen,
@@ -43,19 +55,15 @@ def test_contracts_signed_before_fulfilment_owe_their_packages_items(tmp_path):
         upgrade(revision="0008_fulfilment")
         owed = db.session.execute(sa.text(
             "SELECT contract_id, code, owed, follow_up_disease FROM contract_items ORDER BY contract_id, code")).all()
-        db.session.remove()
-        dispose_engines()
     assert [tuple(r) for r in owed] == [
         ("c-old", "bp_follow_up", 4, "hypertension"), ("c-old", "health_check_65", 1, None),
         ("c-old", "health_education", 2, None), ("c-young", "health_education", 2, None)]
 
 
 def test_residents_stored_before_the_masked_phone_column_get_theirs(tmp_path):
-    app = make_app(env={"JIAYI_DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
-    with app.app_context():
-        from backend.security.fields import cipher
+    from backend.security.fields import cipher
 
-        upgrade(revision="0011_access_log_by_resident")
+    with database_at(tmp_path, "0011_access_log_by_resident"):
         for rid, phone in (("with", "13912345678"), ("without", None)):
             db.session.execute(sa.text(
                 """INSERT INTO residents (id, name, id_number_enc, id_number_index, phone_enc, birth_date, sex,
@@ -66,15 +74,11 @@ def test_residents_stored_before_the_masked_phone_column_get_theirs(tmp_path):
 
         upgrade(revision="0012_resident_phone_shown")
         shown = dict(db.session.execute(sa.text("SELECT id, phone_shown FROM residents")).all())
-        db.session.remove()
-        dispose_engines()
     assert shown == {"with": "139****5678", "without": None}
 
 
 def test_tags_stored_before_their_history_start_on_the_civil_day_their_resident_was_registered(tmp_path):
-    app = make_app(env={"JIAYI_DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
-    with app.app_context():
-        upgrade(revision="0012_resident_phone_shown")
+    with database_at(tmp_path, "0012_resident_phone_shown"):
         # 17:30 UTC is half past one the next morning in Asia/Shanghai.
         for rid, registered in (("evening", "2026-03-01 17:30:00"), ("afternoon", "2026-03-01 15:30:00")):
             db.session.execute(sa.text(
@@ -89,7 +93,5 @@ def test_tags_stored_before_their_history_start_on_the_civil_day_their_resident_
         upgrade(revision="0013_resident_group_history")
         periods = db.session.execute(sa.text(
             'SELECT resident_id, "group", set_on, removed_on FROM resident_groups ORDER BY resident_id')).all()
-        db.session.remove()
-        dispose_engines()
     assert [tuple(p) for p in periods] == [("afternoon", "pregnant", "2026-03-01", None),
                                            ("evening", "pregnant", "2026-03-02", None)]
