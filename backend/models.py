@@ -10,3 +10,5 @@ from backend.contracts.models import Contract, ContractItem, ContractPackage  # 
 from backend.followups.models import Condition, FollowUp  # noqa: F401
 from backend.notifications.models import JobRun, Notification, SchedulerLease, SubscriptionCredit  # noqa: F401
 from backend.fulfilment.models import Call, ServiceDelivery  # noqa: F401
+from backend.referrals.models import Referral  # noqa: F401
+from backend.exams.models import HealthCheck  # noqa: F401

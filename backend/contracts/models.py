@@ -87,3 +87,5 @@ class ContractItem(db.Model):
     owed: Mapped[int] = mapped_column()
     # Set for a chronic follow-up item: face-to-face follow-ups of that disease count toward it.
     follow_up_disease: Mapped[str | None] = mapped_column(sa.String(16))
+    # Set for the annual health check item: health-check records count toward it.
+    health_check: Mapped[bool] = mapped_column(default=False, server_default=sa.false())

@@ -75,6 +75,26 @@ class FollowUp(TimestampMixin, db.Model):
     complication: Mapped[str] = mapped_column(sa.String(8), default="none")
     symptoms: Mapped[list] = mapped_column(sa.JSON, default=list)
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    # The rest of the national form (高血压/2型糖尿病患者随访服务记录表): see schemas.FollowUpFormMixin.
+    symptoms_other: Mapped[str | None] = mapped_column(sa.String(200))
+    target_weight_kg: Mapped[float | None] = mapped_column(sa.Float)
+    bmi: Mapped[float | None] = mapped_column(sa.Float)  # computed from weight and height
+    target_bmi: Mapped[float | None] = mapped_column(sa.Float)  # computed from target weight and height
+    dorsalis_pedis_pulse: Mapped[str | None] = mapped_column(sa.String(16))
+    other_signs: Mapped[str | None] = mapped_column(sa.String(200))
+    # Lifestyle guidance, now and target: {"cigarettes_per_day": {"now", "target"}, ...}.
+    lifestyle: Mapped[dict | None] = mapped_column(sa.JSON)
+    hba1c: Mapped[float | None] = mapped_column(sa.Float)
+    hba1c_on: Mapped[date | None] = mapped_column(sa.Date)
+    other_exams: Mapped[str | None] = mapped_column(sa.String(500))
+    adverse_reaction_detail: Mapped[str | None] = mapped_column(sa.String(200))
+    hypoglycemia: Mapped[str | None] = mapped_column(sa.String(12))
+    # [{"name", "dose", "unit", "times_per_day", "route"}]; insulin: {"type", "dose"}.
+    medications: Mapped[list] = mapped_column(sa.JSON, default=list, server_default=sa.text("'[]'"))
+    insulin: Mapped[dict | None] = mapped_column(sa.JSON)
+    # The form's referral section as the doctor wrote it (reason, institution, department); the
+    # referral's state and result are kept by its Referral record.
+    referral: Mapped[dict | None] = mapped_column(sa.JSON)
     classification: Mapped[str] = mapped_column(sa.String(20))
     on_target: Mapped[bool] = mapped_column()
     refer: Mapped[bool] = mapped_column(default=False)
