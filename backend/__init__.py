@@ -57,10 +57,12 @@ def register_blueprints(app: Flask) -> None:
     from backend.contracts.routes import blp as contracts_blp
     from backend.directory.routes import admin as directory_admin
     from backend.directory.routes import public as directory_public
+    from backend.exams.routes import blp as exams_blp
     from backend.followups.routes import blp as followups_blp
     from backend.fulfilment.routes import blp as fulfilment_blp
     from backend.notifications.routes import blp as notifications_blp
     from backend.records.routes import blp as records_blp
+    from backend.referrals.routes import blp as referrals_blp
     from backend.stats.routes import blp as stats_blp
     from backend.residents.routes import blp as residents_blp
     from backend.residents.routes import own as my_residents_blp
@@ -78,6 +80,8 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(followups_blp, url_prefix=API_PREFIX)
     api.register_blueprint(fulfilment_blp, url_prefix=API_PREFIX)
     api.register_blueprint(records_blp, url_prefix=API_PREFIX)
+    api.register_blueprint(exams_blp, url_prefix=API_PREFIX)
+    api.register_blueprint(referrals_blp, url_prefix=API_PREFIX)
     api.register_blueprint(notifications_blp, url_prefix=API_PREFIX)
     api.register_blueprint(stats_blp, url_prefix=API_PREFIX)
     console.register(app)
