@@ -41,4 +41,6 @@ class Referral(IdMixin, TimestampMixin, db.Model):
     received_by_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
     returned_on: Mapped[date | None] = mapped_column(sa.Date)
     result: Mapped[str | None] = mapped_column(sa.String(1000))
+    # The receiving institution's diagnosis (诊断), beside the free text of its result.
+    diagnosis: Mapped[str | None] = mapped_column(sa.String(200))
     result_by_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))

@@ -80,6 +80,7 @@ def upgrade():
     sa.Column('received_by_id', sa.String(length=36), nullable=True),
     sa.Column('returned_on', sa.Date(), nullable=True),
     sa.Column('result', sa.String(length=1000), nullable=True),
+    sa.Column('diagnosis', sa.String(length=200), nullable=True),
     sa.Column('result_by_id', sa.String(length=36), nullable=True),
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
