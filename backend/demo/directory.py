@@ -145,6 +145,9 @@ def load_directory(rng: random.Random, fake: Faker, password: str, today: date) 
     hospital = _institution("白城市洮北区人民医院", "county_hospital", COUNTY_CODE)
     county_admin = staff.get("county-admin", "admin", ["county_admin"], None, COUNTY_CODE)
     staff.get("hospital-admin", "admin", ["institution_admin"], hospital)
+    # The county hospital's doctors receive the teams' referrals and record what they did.
+    cardiologist = staff.get("hospital-doctor1", "doctor", ["doctor"], hospital)
+    endocrinologist = staff.get("hospital-doctor2", "doctor", ["doctor"], hospital)
 
     logins = [{"username": "county-admin", "roles": "county_admin", "who": f"{county_admin.name}，洮北区卫健局"}]
     for t_index, (t_code, t_name, kind, villages) in enumerate(TOWNSHIPS):
@@ -181,6 +184,11 @@ def load_directory(rng: random.Random, fake: Faker, password: str, today: date) 
                 {"username": village_doctors[0].username, "roles": "doctor",
                  "who": f"{village_doctors[0].name}，{villages[0]}卫生室乡村医生"},
             ]
+    logins += [
+        {"username": cardiologist.username, "roles": "doctor", "who": f"{cardiologist.name}，{hospital.name}心内科"},
+        {"username": endocrinologist.username, "roles": "doctor",
+         "who": f"{endocrinologist.name}，{hospital.name}内分泌科"},
+    ]
     db.session.flush()
     return [{**login, "password": password} for login in logins]
 
