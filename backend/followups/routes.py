@@ -59,7 +59,7 @@ def deregister_condition(data, resident_id, condition_id):
 def record_follow_up(data, resident_id):
     """录入一次随访：按国家规范分类并确定下次随访日期"""
     follow_up, created = service.record_follow_up(current_principal(), resident_id, data)
-    return follow_up, 201 if created else 200
+    return service.follow_up_views([follow_up])[0], 201 if created else 200
 
 
 @blp.route("/residents/<string:resident_id>/follow-ups", methods=["GET"])
@@ -70,7 +70,9 @@ def list_follow_ups(args, resident_id):
     """居民的随访记录，最近的在前"""
     principal = current_principal()
     resident = scope.read_resident(principal, resident_id, current_action())
-    return paginate(service.follow_ups_of(resident.id, args.get("disease")), args["page"], args["page_size"])
+    page = paginate(service.follow_ups_of(resident.id, args.get("disease")), args["page"], args["page_size"])
+    page["items"] = service.follow_up_views(page["items"])
+    return page
 
 
 @blp.route("/follow-ups/due")

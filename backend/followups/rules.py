@@ -16,6 +16,16 @@ FACE_TO_FACE = ("clinic", "home")
 ADHERENCE = ("regular", "intermittent", "none")
 COMPLICATIONS = ("none", "new", "worse")
 CLASSIFICATIONS = ("controlled", "uncontrolled", "adverse_reaction", "complication")
+# The coded answers of the rest of the national follow-up forms.
+SALT = ("light", "medium", "heavy")
+GOOD_FAIR_POOR = ("good", "fair", "poor")
+HYPOGLYCEMIA = ("none", "occasional", "frequent")
+PULSES = ("palpable", "weakened_both", "weakened_left", "weakened_right", "absent_both", "absent_left",
+          "absent_right")
+DOSE_UNITS = ("mg", "g", "ug", "ml", "iu", "tablet", "capsule", "sachet")
+ROUTES = ("oral", "subcutaneous", "intramuscular", "intravenous", "inhaled", "topical", "sublingual")
+# Fields of the forms that belong to one disease's form only.
+DIABETES_ONLY = ("dorsalis_pedis_pulse", "hypoglycemia", "insulin")
 
 HYPERTENSION_URGENT_SYMPTOMS = ("consciousness_change", "severe_headache", "vomiting", "blurred_vision",
                                 "chest_pain", "palpitation", "dyspnea")
@@ -60,6 +70,8 @@ class Visit:
     adverse_reaction: bool = False
     complication: str = "none"
     symptoms: tuple[str, ...] = ()
+    # The doctor referred the patient at this visit (the form's referral section).
+    referred: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,9 @@ def classify(visit: Visit, age: int, previous: Previous | None, pregnant: bool =
         refer_reasons.append(f"complication_{visit.complication}")
 
     interval = t.controlled_interval_days
-    if urgent or refer_reasons or classification != "controlled":
+    # A referral, whether the rules ask for it or the doctor judged it needed, is followed up
+    # within two weeks.
+    if urgent or refer_reasons or visit.referred or classification != "controlled":
         interval = t.follow_up_interval_days
     return Outcome(
         classification=classification,
@@ -157,6 +171,13 @@ def classify(visit: Visit, age: int, previous: Previous | None, pregnant: bool =
         referral_reasons=urgent + refer_reasons,
         next_due_on=visit.visited_on + timedelta(days=interval),
     )
+
+
+def bmi(weight_kg: float | None, height_cm: float | None) -> float | None:
+    """Body mass index (kg/m²) to one decimal, when both are known."""
+    if weight_kg is None or height_cm is None:
+        return None
+    return round(weight_kg / (height_cm / 100) ** 2, 1)
 
 
 def first_due_on(registered_on: date, t: Thresholds = DEFAULT) -> date:

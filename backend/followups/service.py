@@ -13,12 +13,13 @@ from backend.auth.principal import Principal
 from backend.common import page_total
 from backend.contracts.models import Contract
 from backend.contracts.rules import LIVE_STATES
-from backend.directory.models import Region
+from backend.directory.models import Institution, Region, Staff
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, new_id, on_postgresql, written
 from backend.followups import rules
 from backend.followups.models import Condition, FollowUp
 from backend.idempotency import fingerprint, store_once
+from backend.referrals.models import Referral
 from backend.residents import scope
 from backend.residents.groups import register_group_source
 from backend.residents.models import Resident
@@ -151,8 +152,30 @@ def _check_readings(data: dict, resident: Resident) -> None:
         for name in ("sbp", "dbp"):
             if data.get(name) is None:
                 errors.setdefault(name, []).append("高血压随访须填写血压")
+        for name in rules.DIABETES_ONLY:
+            if data.get(name) is not None:
+                errors.setdefault(name, []).append("仅用于糖尿病随访")
     elif data.get("fasting_glucose") is None:
         errors["fasting_glucose"] = ["糖尿病随访须填写空腹血糖"]
+    if data.get("adverse_reaction_detail") and not data.get("adverse_reaction"):
+        errors["adverse_reaction_detail"] = ["未勾选药物不良反应时不填写表现"]
+    if data.get("hba1c_on") is not None:
+        if data.get("hba1c") is None:
+            errors["hba1c_on"] = ["未填写糖化血红蛋白时不填写检查日期"]
+        elif data["hba1c_on"] > data["visited_on"]:
+            errors["hba1c_on"] = ["检查日期不能晚于随访日期"]
+        elif data["hba1c_on"] < resident.birth_date:
+            errors["hba1c_on"] = ["检查日期不能早于出生日期"]
+    referral = data.get("referral")
+    if referral is not None:
+        if referral.get("institution_id"):
+            institution = db.session.get(Institution, referral["institution_id"])
+            if institution is None:
+                errors["referral"] = {"institution_id": ["机构不存在"]}
+            else:  # the directory's name stands
+                data["referral"] = {**referral, "institution_name": institution.name}
+        elif not referral.get("institution_name"):
+            errors["referral"] = {"institution_name": ["请填写转入机构"]}
     if errors:
         raise ValidationFailed(errors)
 
@@ -203,6 +226,7 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
         heart_rate=data.get("heart_rate"), temperature_c=data.get("temperature_c"),
         fasting_glucose=data.get("fasting_glucose"), adverse_reaction=data.get("adverse_reaction", False),
         complication=data.get("complication", "none"), symptoms=tuple(data.get("symptoms", ())),
+        referred=data.get("referral") is not None,
     )
     pregnant = any(t.group == "pregnant" for t in resident.tags)
     if condition.last_follow_up_id not in (None, follow_up_id) and condition.last_visited_on <= visit.visited_on:
@@ -217,10 +241,31 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
         body_hash=body_hash, classification=outcome.classification, on_target=outcome.on_target,
         refer=outcome.refer, urgent_referral=outcome.urgent_referral,
         referral_reasons=outcome.referral_reasons, next_due_on=outcome.next_due_on,
-        **{**fields, "symptoms": list(fields.get("symptoms", []))},
+        bmi=rules.bmi(data.get("weight_kg"), data.get("height_cm")),
+        target_bmi=rules.bmi(data.get("target_weight_kg"), data.get("height_cm")),
+        **{**fields, "symptoms": list(fields.get("symptoms", [])), "medications": list(fields.get("medications", []))},
     )
-    return store_once(follow_up, body_hash, "随访记录",
-                      lambda: _reschedule(condition, follow_up, resident.birth_date))
+
+    def then() -> None:
+        _reschedule(condition, follow_up, resident.birth_date)
+        if follow_up.referral is not None:
+            _refer(principal, follow_up)
+
+    return store_once(follow_up, body_hash, "随访记录", then)
+
+
+def _refer(principal: Principal, follow_up: FollowUp) -> None:
+    """The referral record of a visit's referral section: the referring team is the team of the
+    resident's live contract when the doctor is in it, else the doctor's first team."""
+    section = follow_up.referral
+    contract = db.session.scalar(sa.select(Contract.team_id).where(
+        Contract.resident_id == follow_up.resident_id, Contract.status.in_(written(LIVE_STATES))).limit(1))
+    team_id = contract if contract in principal.team_ids else (principal.team_ids[0] if principal.team_ids else None)
+    db.session.add(Referral(
+        follow_up_id=follow_up.id, resident_id=follow_up.resident_id, disease=follow_up.disease,
+        urgent=follow_up.urgent_referral, reason=section["reason"], to_institution_id=section.get("institution_id"),
+        to_institution_name=section["institution_name"], department=section.get("department"),
+        referred_on=follow_up.visited_on, referred_by_id=principal.id, team_id=team_id, status="referred"))
 
 
 def _reschedule(condition: Condition, visit: FollowUp, birth_date: date) -> None:
@@ -300,7 +345,32 @@ def _visit_of(follow_up: FollowUp) -> rules.Visit:
         heart_rate=follow_up.heart_rate, temperature_c=follow_up.temperature_c,
         fasting_glucose=follow_up.fasting_glucose, adverse_reaction=follow_up.adverse_reaction,
         complication=follow_up.complication, symptoms=tuple(follow_up.symptoms or ()),
+        referred=follow_up.referral is not None,
     )
+
+
+def follow_up_views(follow_ups: list[FollowUp]) -> list[dict]:
+    """Follow-ups as FollowUpSchema shows them: each row's fields with its referral's state and
+    result and the name of the doctor who signed it, read for the whole list at once."""
+    ids = [f.id for f in follow_ups]
+    referrals = {r.follow_up_id: r for r in db.session.scalars(
+        sa.select(Referral).where(Referral.follow_up_id.in_(ids)))} if ids else {}
+    signer_ids = {f.recorded_by_id for f in follow_ups if f.recorded_by_id}
+    names = dict(db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(signer_ids))).all()) \
+        if signer_ids else {}
+    views = []
+    for follow_up in follow_ups:
+        view = {column.key: getattr(follow_up, column.key) for column in FollowUp.__table__.columns}
+        referral = referrals.get(follow_up.id)
+        view["referral"] = None if referral is None else {
+            "id": referral.id, "reason": referral.reason, "department": referral.department,
+            "institution": {"id": referral.to_institution_id, "name": referral.to_institution_name},
+            "urgent": referral.urgent, "status": referral.status, "received_on": referral.received_on,
+            "returned_on": referral.returned_on, "result": referral.result}
+        view["signed_by"] = None if follow_up.recorded_by_id is None else {
+            "id": follow_up.recorded_by_id, "name": names.get(follow_up.recorded_by_id, "")}
+        views.append(view)
+    return views
 
 
 def follow_ups_of(resident_id: str, disease: str | None = None) -> sa.Select:
