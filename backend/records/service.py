@@ -23,7 +23,8 @@ def health_record(principal: Principal, resident_id: str, action: str) -> dict:
     view = resident_views([resident])[0]
     contract = current_contract(resident.id, today)
     conditions = followups.conditions_of(resident.id)
-    follow_ups = list(db.session.scalars(followups.follow_ups_of(resident.id).limit(RECENT_FOLLOW_UPS)))
+    follow_ups = followups.follow_up_views(
+        list(db.session.scalars(followups.follow_ups_of(resident.id).limit(RECENT_FOLLOW_UPS))))
     return {
         "resident": view,
         "groups": view["groups"],
