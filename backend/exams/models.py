@@ -34,6 +34,7 @@ class HealthCheck(TimestampMixin, db.Model):
     fasting_glucose: Mapped[float | None] = mapped_column(sa.Float)
     # The form's sections.
     symptoms: Mapped[list] = mapped_column(sa.JSON, default=list)
+    symptoms_other: Mapped[str | None] = mapped_column(sa.String(200))
     general: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     lifestyle: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     organ_function: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -40,6 +40,7 @@ def upgrade():
     sa.Column('waist_cm', sa.Float(), nullable=True),
     sa.Column('fasting_glucose', sa.Float(), nullable=True),
     sa.Column('symptoms', sa.JSON(), nullable=False),
+    sa.Column('symptoms_other', sa.String(length=200), nullable=True),
     sa.Column('general', sa.JSON(), nullable=False),
     sa.Column('lifestyle', sa.JSON(), nullable=False),
     sa.Column('organ_function', sa.JSON(), nullable=False),
