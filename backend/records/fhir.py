@@ -11,6 +11,7 @@ masked, as everywhere.
 """
 from __future__ import annotations
 
+from backend.exams.fhir import health_check_entries
 from backend.followups.models import Condition
 
 LOINC = "http://loinc.org"
@@ -249,6 +250,8 @@ def bundle(record: dict, timestamp: str) -> dict:
         entries += [_entry(o) for o in _observations(follow_up, patient_ref)]
         entries += [_entry(m) for m in _medication_statements(follow_up, patient_ref)]
         entries += [_entry(r) for r in _service_request(follow_up, patient_ref)]
+    for check in record["exams"]:
+        entries += [_entry(r) for r in health_check_entries(check, patient_ref)]
     active = {c.disease: c.id for c in record["conditions"] if c.deregistered_on is None}
     entries += [_entry(_appointment(n, active[n["disease"]], patient_ref)) for n in record["next_follow_ups"]]
     return {"resourceType": "Bundle", "id": f"health-record-{resident['id']}", "type": "collection",

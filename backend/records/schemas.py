@@ -5,6 +5,7 @@ from marshmallow import fields
 from backend.common import Schema
 from backend.contracts.schemas import ContractSchema
 from backend.directory.schemas import TeamDetailSchema
+from backend.exams.schemas import HealthCheckSchema
 from backend.followups.schemas import ConditionSchema, FollowUpSchema, NextFollowUpSchema
 from backend.fulfilment.schemas import CallSchema, DeliverySchema, FulfilmentSchema
 from backend.residents.schemas import ResidentSchema
@@ -18,7 +19,8 @@ class HealthRecordSchema(Schema):
     conditions = fields.List(fields.Nested(ConditionSchema), required=True)
     follow_ups = fields.List(fields.Nested(FollowUpSchema), required=True,
                              metadata={"description": "最近50次，最近的在前"})
-    exams = fields.List(fields.Dict(), required=True)
+    exams = fields.List(fields.Nested(HealthCheckSchema), required=True,
+                        metadata={"description": "最近10次健康体检，最近的在前"})
     next_follow_ups = fields.List(fields.Nested(NextFollowUpSchema), required=True)
     fulfilment = fields.Nested(FulfilmentSchema, allow_none=True, required=True,
                                metadata={"description": "当前签约的履约进度（签约生效后）"})

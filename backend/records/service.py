@@ -7,6 +7,7 @@ from backend.auth.principal import Principal
 from backend.contracts.service import current_contract
 from backend.contracts.views import contract_views
 from backend.directory.service import get_team, team_views
+from backend.exams import service as exams
 from backend.extensions import db
 from backend.followups import service as followups
 from backend.fulfilment import service as fulfilment
@@ -14,6 +15,7 @@ from backend.residents import scope
 from backend.residents.service import resident_views
 
 RECENT_FOLLOW_UPS = 50
+RECENT_HEALTH_CHECKS = 10
 
 
 def health_record(principal: Principal, resident_id: str, action: str) -> dict:
@@ -32,8 +34,7 @@ def health_record(principal: Principal, resident_id: str, action: str) -> dict:
         "team": team_views([get_team(contract.team_id)], detail=True)[0] if contract else None,
         "conditions": conditions,
         "follow_ups": follow_ups,
-        # Annual health examinations are not recorded by Jiayi yet; the list stays empty.
-        "exams": [],
+        "exams": exams.check_views(exams.recent_health_checks(resident.id, RECENT_HEALTH_CHECKS)),
         "next_follow_ups": followups.next_follow_ups(conditions, today),
         "fulfilment": fulfilment.current_fulfilment(resident.id, today),
         "services": list(db.session.scalars(fulfilment.deliveries_of(resident.id).limit(RECENT_FOLLOW_UPS))),
