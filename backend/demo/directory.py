@@ -129,7 +129,8 @@ def _packages() -> None:
             code=code, name=name, kind=kind, price_fen=price, public_health_fen=ph, insurance_fen=ins,
             self_pay_fen=own, eligible_groups=groups,
             items=[{"code": c, "name": n, "per_year": k, "eligible_groups": g,
-                    "follow_up_disease": FOLLOW_UP_ITEMS.get(c)} for c, n, k, g in items],
+                    "follow_up_disease": FOLLOW_UP_ITEMS.get(c), "health_check": c == "health_check_65"}
+                   for c, n, k, g in items],
         ))
     db.session.flush()
 
