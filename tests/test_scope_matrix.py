@@ -108,3 +108,51 @@ def test_unknown_id_looks_like_out_of_scope(client, world, caller):
     _, headers = world
     response = client.get("/api/v1/residents/00000000-0000-0000-0000-000000000000", headers=headers[caller])
     assert response.status_code == 404 and response.get_json()["code"] == "not_found"
+
+
+# A referral is seen by the referring team and the receiving institution, not by where its
+# resident lives: each resident here is referred by its own team to the county hospital, whose
+# staff are none of these callers.
+REFERRAL_VISIBLE = {**{caller: set() for caller in CALLERS},
+                    "doctor_a": {"a1"}, "village_doctor": {"a1"}, "doctor_b": {"b1"}}
+REFERRERS = {"a1": ("a", "doctor_a"), "b1": ("b", "doctor_b"), "other": ("other", "doctor_other")}
+
+
+@pytest.fixture
+def referred(world, county):
+    from tests.test_referrals import refer
+
+    residents, headers = world
+    referrals = {key: refer(county, residents[key], team=team, doctor=doctor)
+                 for key, (team, doctor) in REFERRERS.items()}
+    return residents, headers, referrals
+
+
+def referral_expected(caller: str, resident: str) -> int:
+    if caller == "anonymous":
+        return 401
+    if caller.startswith("account"):
+        return 403
+    return 200 if resident in REFERRAL_VISIBLE[caller] else 404
+
+
+@pytest.mark.parametrize("caller, resident", CELLS)
+def test_read_referral(client, referred, caller, resident):
+    residents, headers, referrals = referred
+    response = client.get(f"/api/v1/referrals/{referrals[resident].id}", headers=headers[caller])
+    check(response, referral_expected(caller, resident), residents[resident])
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_referral_list_holds_exactly_what_is_visible(client, referred, caller):
+    residents, headers, referrals = referred
+    response = client.get("/api/v1/referrals", headers=headers[caller])
+    if caller == "anonymous":
+        assert response.status_code == 401
+        return
+    if caller not in ("doctor_a", "village_doctor", "doctor_b"):  # the team list is the doctors'
+        assert response.status_code == 403
+        return
+    assert response.status_code == 200
+    listed = {item["id"] for item in response.get_json()["items"]}
+    assert listed == {referrals[r].id for r in REFERRAL_VISIBLE[caller]}
