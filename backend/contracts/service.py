@@ -170,7 +170,7 @@ def owe_items(contract: Contract, packages: list[ServicePackage], resident: Resi
     if groups is None:
         groups = set(groups_of([resident], today)[resident.id])
     contract.items = [ContractItem(code=i["code"], name=i["name"], owed=i["owed"],
-                                   follow_up_disease=i["follow_up_disease"])
+                                   follow_up_disease=i["follow_up_disease"], health_check=i["health_check"])
                       for i in fulfilment_rules.items_for([p.items for p in packages], groups)]
 
 

@@ -134,6 +134,14 @@ class PackageItemSchema(Schema):
     follow_up_disease = fields.String(
         allow_none=True, load_default=None, validate=validate.OneOf(("hypertension", "diabetes")),
         metadata={"description": "慢病随访项目：该病种的面对面随访（门诊、入户）自动计入，不单独登记"})
+    health_check = fields.Boolean(
+        load_default=False,
+        metadata={"description": "健康体检项目：居民的健康体检记录自动计入（每个体检日一次），不单独登记"})
+
+    @ma.validates_schema
+    def _one_source(self, data, **kwargs):
+        if data.get("health_check") and data.get("follow_up_disease"):
+            raise ma.ValidationError("健康体检项目不能同时是随访项目", "health_check")
 
 
 class ServicePackageSchema(Schema):
@@ -152,13 +160,16 @@ PACKAGE_CODE = validate.Regexp(r"^[a-z0-9_]{2,32}$", error="编码为2到32位�
 
 
 def _distinct_items(items: list[dict]) -> None:
-    """An item is owed once per package, and one item per disease counts the follow-ups."""
+    """An item is owed once per package, one item per disease counts the follow-ups, and one
+    item the health checks."""
     codes = [i["code"] for i in items]
     if len(codes) != len(set(codes)):
         raise ma.ValidationError("服务项目编码不能重复")
     diseases = [i["follow_up_disease"] for i in items if i.get("follow_up_disease")]
     if len(diseases) != len(set(diseases)):
         raise ma.ValidationError("同一病种只能有一个随访项目")
+    if sum(1 for i in items if i.get("health_check")) > 1:
+        raise ma.ValidationError("只能有一个健康体检项目")
 
 
 class ServicePackageCreateSchema(Schema):

@@ -76,5 +76,6 @@ def items_for(item_lists: list[list[dict]], groups: set[str]) -> list[dict]:
             current = found.get(item["code"])
             if current is None or per_year > current["owed"]:
                 found[item["code"]] = {"code": item["code"], "name": item["name"], "owed": per_year,
-                                       "follow_up_disease": item.get("follow_up_disease")}
+                                       "follow_up_disease": item.get("follow_up_disease"),
+                                       "health_check": bool(item.get("health_check"))}
     return sorted(found.values(), key=lambda i: i["code"])

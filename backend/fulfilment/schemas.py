@@ -35,7 +35,8 @@ class ItemFulfilmentSchema(Schema):
     remaining = fields.Integer(required=True)
     owed_by_today = fields.Integer(required=True, metadata={"description": "应提供次数 × 已过天数 ÷ 签约期天数，向下取整"})
     behind_by = fields.Integer(required=True)
-    counted_from = fields.String(required=True, metadata={"description": "follow_ups：由面对面随访自动计入；services：服务登记"})
+    counted_from = fields.String(required=True, metadata={
+        "description": "follow_ups：由面对面随访自动计入；health_checks：由健康体检记录自动计入；services：服务登记"})
 
 
 class FulfilmentSchema(Schema):

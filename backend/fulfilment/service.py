@@ -14,6 +14,7 @@ from backend.contracts.rules import LIVE_STATES
 from backend.contracts.service import current_contract, ensure_may_see_team
 from backend.directory.service import get_team
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.exams.models import HealthCheck
 from backend.extensions import db, new_id
 from backend.followups.models import Condition, FollowUp
 from backend.followups.service import register_due_columns
@@ -44,8 +45,9 @@ CHUNK = 5_000  # residents per query, well under the database drivers' bind-para
 
 def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
     """For each contract, its items' deliveries within the term up to ``on``: recorded services,
-    and face-to-face follow-ups for the follow-up items (one per visit day: a visit entered twice
-    under two ids still counts once)."""
+    face-to-face follow-ups for the follow-up items (one per visit day: a visit entered twice
+    under two ids still counts once), and health checks for the health-check item (one per
+    check day, likewise)."""
     started = [c for c in contracts if c.start_date is not None]
     if not started:
         return {}
@@ -53,6 +55,7 @@ def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
     since = min(c.start_date for c in started)
     deliveries: dict[str, list[tuple[str, date]]] = {}
     visits: dict[str, set[tuple[str, date]]] = {}
+    checks: dict[str, set[date]] = {}
     for i in range(0, len(resident_ids), CHUNK):
         chunk = resident_ids[i:i + CHUNK]
         for resident_id, code, day in db.session.execute(
@@ -66,11 +69,17 @@ def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
                    FollowUp.visited_on.between(since, on))
         ):
             visits.setdefault(resident_id, set()).add((disease, day))
+        for resident_id, day in db.session.execute(
+            sa.select(HealthCheck.resident_id, HealthCheck.checked_on)
+            .where(HealthCheck.resident_id.in_(chunk), HealthCheck.checked_on.between(since, on))
+        ):
+            checks.setdefault(resident_id, set()).add(day)
     counts: dict[str, Counter] = {}
     for contract in started:
         start, end = contract.start_date, _term_end(contract)
         by_disease = {i.follow_up_disease: i.code for i in contract.items if i.follow_up_disease}
-        plain = {i.code for i in contract.items if not i.follow_up_disease}
+        checked = {i.code for i in contract.items if i.health_check and not i.follow_up_disease}
+        plain = {i.code for i in contract.items if not i.follow_up_disease and not i.health_check}
         count: Counter = Counter()
         for code, day in deliveries.get(contract.resident_id, ()):
             if code in plain and start <= day <= end:
@@ -78,6 +87,9 @@ def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
         for disease, day in visits.get(contract.resident_id, ()):
             if disease in by_disease and start <= day <= end:
                 count[by_disease[disease]] += 1
+        days_checked = sum(1 for day in checks.get(contract.resident_id, ()) if start <= day <= end)
+        for code in checked:
+            count[code] += days_checked
         counts[contract.id] = count
     return counts
 
@@ -87,7 +99,8 @@ def fulfilment_view(contract: Contract, delivered: Counter, on: date) -> dict:
     counted_to = min(on, _term_end(contract))
     items = [rules.item_state(i.code, i.name, i.owed, delivered.get(i.code, 0), start, end, counted_to)
              for i in contract.items]
-    follow_up_items = {i.code for i in contract.items if i.follow_up_disease}
+    counted_from = {i.code: "follow_ups" if i.follow_up_disease else "health_checks" if i.health_check
+                    else "services" for i in contract.items}
     return {
         "contract_id": contract.id,
         "resident_id": contract.resident_id,
@@ -97,7 +110,7 @@ def fulfilment_view(contract: Contract, delivered: Counter, on: date) -> dict:
         "status": rules.status_of(items),
         "items": [{"code": i.code, "name": i.name, "owed": i.owed, "delivered": i.delivered,
                    "remaining": i.remaining, "owed_by_today": i.owed_by_today, "behind_by": i.behind_by,
-                   "counted_from": "follow_ups" if i.code in follow_up_items else "services"} for i in items],
+                   "counted_from": counted_from[i.code]} for i in items],
         "remaining": sum(i.remaining for i in items),
         "behind_by": sum(i.behind_by for i in items),
     }
@@ -179,6 +192,8 @@ def record_delivery(principal: Principal, resident_id: str, data: dict) -> tuple
         raise ValidationFailed({"item_code": ["该居民的签约不含此服务项目"]})
     if item.follow_up_disease:
         raise ValidationFailed({"item_code": ["随访项目由面对面随访自动计入，请登记随访"]})
+    if item.health_check:
+        raise ValidationFailed({"item_code": ["健康体检项目由健康体检记录自动计入，请登记健康体检"]})
     delivery = ServiceDelivery(id=delivery_id, resident_id=resident.id, item_code=item.code, delivered_on=day,
                                method=data["method"], notes=data.get("notes"), recorded_by_id=principal.id,
                                body_hash=body_hash)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from backend import clock
 from backend.contracts.models import Contract, ContractItem
 from backend.directory.models import Team
+from backend.exams.models import HealthCheck
 from backend.extensions import db, on_postgresql
 from backend.fulfilment import rules
 from backend.followups.models import FollowUp
@@ -36,8 +37,10 @@ def _days_from(start, end):
 
 def _item_rows(a: Area, day: date):
     """One row per item of every contract held on ``day`` in the region: its owed count, what
-    it owed by ``day`` and what was delivered, all computed by grouped joins (a contract held
-    on D had not ended before D, so its deliveries count from its start up to D)."""
+    it owed by ``day`` and what was delivered (services recorded, face-to-face visit days of the
+    item's disease, or health check days for the health-check item, as fulfilment.service counts
+    them), all computed by grouped joins (a contract held on D had not ended before D, so its
+    deliveries count from its start up to D)."""
     held = (
         sa.select(Contract.id, Contract.resident_id, Contract.team_id, Contract.start_date,
                   a.bucket(Contract.region_code).label("bucket"),
@@ -63,9 +66,17 @@ def _item_rows(a: Area, day: date):
         .group_by(held.c.id, FollowUp.disease)
         .subquery()
     )
+    checks = (
+        sa.select(held.c.id.label("contract_id"), sa.func.count(sa.distinct(HealthCheck.checked_on)).label("n"))
+        .join(HealthCheck, sa.and_(HealthCheck.resident_id == held.c.resident_id,
+                                   HealthCheck.checked_on >= held.c.start_date, HealthCheck.checked_on <= day))
+        .group_by(held.c.id)
+        .subquery()
+    )
     passed = sa.case((held.c.passed > held.c.term, held.c.term), else_=held.c.passed)
-    delivered = sa.case((ContractItem.follow_up_disease.is_(None), sa.func.coalesce(services.c.n, 0)),
-                        else_=sa.func.coalesce(visits.c.n, 0))
+    delivered = sa.case((ContractItem.follow_up_disease.is_not(None), sa.func.coalesce(visits.c.n, 0)),
+                        (ContractItem.health_check.is_(True), sa.func.coalesce(checks.c.n, 0)),
+                        else_=sa.func.coalesce(services.c.n, 0))
     return (
         sa.select(held.c.id.label("contract_id"), held.c.team_id, held.c.bucket, ContractItem.code,
                   ContractItem.name, ContractItem.owed, (ContractItem.owed * passed // held.c.term).label("owed_by"),
@@ -74,6 +85,7 @@ def _item_rows(a: Area, day: date):
         .outerjoin(services, sa.and_(services.c.contract_id == held.c.id, services.c.code == ContractItem.code))
         .outerjoin(visits, sa.and_(visits.c.contract_id == held.c.id,
                                    visits.c.disease == ContractItem.follow_up_disease))
+        .outerjoin(checks, checks.c.contract_id == held.c.id)
     ), held
 
 
