@@ -49,7 +49,7 @@ def contracts_csv(stats: dict) -> Response:
     for g in GROUPS:
         name = GROUP_NAMES[g]
         header += [f"{name}人数", f"{name}签约人数", f"{name}签约率"]
-    header += ["到期合同数", "已续约数", "续约率"]
+    header += ["65岁及以上老年人健康体检人数", "老年人健康管理率", "到期合同数", "已续约数", "续约率"]
     rows = []
     for block in [stats, *stats["children"]]:
         row = _region_cells(block) + [block["as_of"].isoformat(), block["population"], block["contracted"],
@@ -57,17 +57,18 @@ def contracts_csv(stats: dict) -> Response:
         for g in GROUPS:
             group = block["groups"][g]
             row += [group["population"], group["contracted"], group["rate"]]
-        row += [block["renewal_due"], block["renewed"], block["renewal_rate"]]
+        row += [block["elderly_health_checked"], block["elderly_health_management_rate"],
+                block["renewal_due"], block["renewed"], block["renewal_rate"]]
         rows.append(row)
     return csv_response(header, rows, f"contracts-{stats['region']['code']}-{stats['as_of']}.csv")
 
 
 def chronic_csv(stats: dict) -> Response:
     header = ["区划代码", "区划名称", "层级", "年度", "截至日期", "病种", "管理人数", "规范管理人数", "规范管理率",
-              "控制满意人数", "控制率", "逾期未随访人数"]
+              "控制满意人数", "控制率", "逾期未随访人数", "当年健康体检人数"]
     rows = [_region_cells(b) + [b["year"], b["as_of"].isoformat(), DISEASES[b["disease"]], b["managed"],
                                 b["standardized"], b["standardized_rate"], b["controlled"], b["control_rate"],
-                                b["overdue"]]
+                                b["overdue"], b["health_checked"]]
             for b in [stats, *stats["children"]]]
     return csv_response(header, rows, f"chronic-{stats['disease']}-{stats['region']['code']}-{stats['year']}.csv")
 

@@ -64,6 +64,11 @@ class ContractStatsBase(Schema):
     contracted = fields.Integer(required=True)
     coverage_rate = Rate()
     groups = fields.Dict(keys=fields.String(), values=fields.Nested(GroupStatSchema), required=True)
+    elderly_health_checked = fields.Integer(required=True, metadata={
+        "description": "截至日期为65岁及以上、当年（至截至日期）做过健康体检的居民数"})
+    elderly_health_management_rate = fields.Float(allow_none=True, metadata={
+        "description": "老年人健康管理率 = elderly_health_checked ÷ 当年65岁及以上常住人口；"
+                       "0 到 1，4 位小数；分母为 0 时为 null"})
     renewal_due = fields.Integer(required=True, metadata={"description": "此前12个月内到期的签约数"})
     renewed = fields.Integer(required=True)
     renewal_rate = Rate()
@@ -84,6 +89,7 @@ class ChronicStatsBase(Schema):
     controlled = fields.Integer(required=True)
     control_rate = Rate()
     overdue = fields.Integer(required=True)
+    health_checked = fields.Integer(required=True, metadata={"description": "当年（至截至日期）做过健康体检的管理患者数"})
 
 
 class ChronicStatsSchema(ChronicStatsBase):

@@ -19,6 +19,7 @@ from backend.directory.models import GROUPS, Institution, Population, Region, Te
 from backend.directory.regions import is_within, prefix_of
 from backend.directory.service import capacity_of, get_region
 from backend.errors import Forbidden, ValidationFailed
+from backend.exams.models import HealthCheck
 from backend.extensions import db
 from backend.followups.models import Condition, FollowUp
 from backend.followups.rules import FACE_TO_FACE
@@ -214,11 +215,29 @@ def renewal_counts(a: Area, day: date) -> tuple[dict[str, int], dict[str, int]]:
     return total, done
 
 
+def _checked_in_year(resident_id, day: date):
+    """The resident had a health check in ``day``'s year, up to ``day``."""
+    return sa.exists().where(HealthCheck.resident_id == resident_id,
+                             HealthCheck.checked_on >= date(day.year, 1, 1), HealthCheck.checked_on <= day)
+
+
+def elderly_checked_counts(a: Area, day: date) -> dict[str, int]:
+    """Residents aged 65 or over on ``day`` with a health check in its year up to it, per bucket:
+    the numerator of the elderly health management rate (老年人健康管理率), whose denominator is
+    the elderly_65 population of the year."""
+    bucket = a.bucket(Resident.region_code)
+    return _by_bucket(a, sa.select(bucket, sa.func.count()).select_from(Resident)
+                      .where(Resident.region_code.like(a.prefix + "%"), group_filter("elderly_65", day),
+                             _checked_in_year(Resident.id, day))
+                      .group_by(bucket))
+
+
 def contract_stats(a: Area, day: date) -> dict:
     year = day.year
     denominators = populations(a, year)
     counts = contracted_by_group(a, day)
     ended, renewed = renewal_counts(a, day)
+    checked = elderly_checked_counts(a, day)
 
     def block(region: Region, codes: list[str]) -> dict:
         d = denominators[region.code]
@@ -229,15 +248,18 @@ def contract_stats(a: Area, day: date) -> dict:
             members = sum(counts.get(c, {}).get(g, 0) for c in codes)
             population = d["groups"].get(g)
             group_blocks[g] = {"population": population, "contracted": members, "rate": rate(members, population)}
+        elderly_checked = sum(checked.get(c, 0) for c in codes)
         return {
             "region": region_ref(region),
             "as_of": day, "population": d["population"], "contracted": n,
             "coverage_rate": rate(n, d["population"]), "groups": group_blocks,
+            "elderly_health_checked": elderly_checked,
+            "elderly_health_management_rate": rate(elderly_checked, d["groups"].get("elderly_65")),
             "renewal_due": ended_n, "renewed": sum(renewed.get(c, 0) for c in codes),
             "renewal_rate": rate(sum(renewed.get(c, 0) for c in codes), ended_n),
         }
 
-    everything = sorted(set(counts) | set(ended))
+    everything = sorted(set(counts) | set(ended) | set(checked))
     result = block(a.region, everything)
     result["children"] = [block(child, [child.code]) for child in a.children]
     return result
@@ -274,6 +296,7 @@ def chronic_counts(a: Area, disease: str, year: int, day: date) -> dict[str, dic
         .subquery()
     )
     latest = sa.select(ranked).where(ranked.c.n == 1).subquery()
+    health_checked = sa.case((_checked_in_year(Condition.resident_id, day), 1), else_=0)
     standardized = sa.case((face_to_face >= q_day - first_quarter + 1, 1), else_=0)
     controlled = sa.case((sa.and_(latest.c.visited_on >= year_start, latest.c.on_target.is_(True)), 1), else_=0)
     active_on_day = sa.or_(Condition.deregistered_on.is_(None), Condition.deregistered_on > day)
@@ -284,7 +307,7 @@ def chronic_counts(a: Area, disease: str, year: int, day: date) -> dict[str, dic
     bucket = a.bucket(Resident.region_code)
     statement = (
         sa.select(bucket, sa.func.count(sa.distinct(bytewise(Condition.resident_id))), sa.func.sum(standardized),
-                  sa.func.sum(controlled), sa.func.sum(overdue))
+                  sa.func.sum(controlled), sa.func.sum(overdue), sa.func.sum(health_checked))
         .select_from(Condition)
         .join(Resident, Resident.id == Condition.resident_id)
         .outerjoin(latest, latest.c.resident_id == Condition.resident_id)
@@ -295,8 +318,8 @@ def chronic_counts(a: Area, disease: str, year: int, day: date) -> dict[str, dic
     )
     return {
         a.code_of_bucket(key): {"managed": m, "standardized": int(s or 0), "controlled": int(c or 0),
-                                "overdue": int(o or 0)}
-        for key, m, s, c, o in db.session.execute(statement).all()
+                                "overdue": int(o or 0), "health_checked": int(h or 0)}
+        for key, m, s, c, o, h in db.session.execute(statement).all()
     }
 
 
@@ -305,7 +328,7 @@ def chronic_stats(a: Area, disease: str, year: int, day: date) -> dict:
 
     def block(region: Region, codes: list[str]) -> dict:
         total = {k: sum(counts.get(c, {}).get(k, 0) for c in codes)
-                 for k in ("managed", "standardized", "controlled", "overdue")}
+                 for k in ("managed", "standardized", "controlled", "overdue", "health_checked")}
         return {
             "region": region_ref(region),
             "year": year, "as_of": day, "disease": disease, **total,
