@@ -91,6 +91,49 @@ def stored(referral) -> tuple:
             row.result_by_id, row.updated_at)
 
 
+# From the follow-up to the result
+
+def test_a_follow_up_with_a_referral_section_reaches_the_hospital_and_its_result_comes_back(client, world):
+    county, elder = world["county"], world["elder"]
+    doctor, hospital = headers(client, world, "doctor_a"), headers(client, world, "hospital")
+    registered = client.post(f"/api/v1/residents/{elder.id}/conditions", headers=doctor,
+                             json={"disease": "hypertension", "diagnosed_on": "2020-05-01", "registered_on": "2025-01-01"})
+    assert registered.status_code == 201, registered.get_json()
+    visit = client.post(f"/api/v1/residents/{elder.id}/follow-ups", headers=doctor, json={
+        "disease": "hypertension", "visited_on": "2026-03-02", "method": "clinic", "sbp": 186, "dbp": 112,
+        "referral": {"reason": "血压≥180/110 mmHg", "institution_id": county.institutions["hospital"].id,
+                     "department": "心内科"}})
+    assert visit.status_code == 201, visit.get_json()
+    due_on = visit.get_json()["next_due_on"]
+    assert date.fromisoformat(due_on) <= date(2026, 3, 16)  # follow up on the referral within 2 weeks
+
+    (sent,) = listed(client, doctor, "awaiting=true")
+    assert (sent["follow_up_id"], sent["status"], sent["urgent"], sent["referred_on"]) == (
+        visit.get_json()["id"], "referred", True, "2026-03-02")
+    assert sent["to_institution"] == {"id": county.institutions["hospital"].id, "name": "洮北区人民医院"}
+    assert sent["referred_by"]["name"] == "王医生" and sent["team"]["id"] == county.teams["a"].id
+    assert sent["follow_up_due_on"] == due_on
+    (incoming,) = listed(client, hospital, "view=incoming&awaiting=true")
+    assert incoming["id"] == sent["id"] and incoming["resident"]["phone"] == "139****1111"
+
+    at("2026-03-03T09:00:00+08:00")
+    assert receive(client, hospital, incoming_ref(sent)).status_code == 200
+    at("2026-03-06T16:00:00+08:00")
+    answered = result(client, hospital, incoming_ref(sent), result="住院调整用药，血压150/90，回社区随访",
+                      diagnosis="高血压3级")
+    assert answered.status_code == 200, answered.get_json()
+    assert listed(client, doctor, "awaiting=true") == []
+    (back,) = listed(client, doctor, "returned_since=2026-03-06")
+    assert (back["result"], back["diagnosis"], back["days_waiting"]) == ("住院调整用药，血压150/90，回社区随访", "高血压3级", 4)
+    # The visit shows its referral's state and result too.
+    visits = client.get(f"/api/v1/residents/{elder.id}/follow-ups", headers=doctor).get_json()["items"]
+    assert visits[0]["referral"]["status"] == "returned" and visits[0]["referral"]["result"] == back["result"]
+
+
+def incoming_ref(item: dict) -> Referral:
+    return db.session.get(Referral, item["id"])
+
+
 # Transitions
 
 def test_hospital_receives_then_returns_the_result(client, world):
