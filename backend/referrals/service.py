@@ -84,9 +84,11 @@ def referrals_page(principal: Principal, args: dict, action: str) -> dict:
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
     total = page_total(rows, statement, page)
-    record_access(principal, [row.Referral.resident_id for row in rows], action)
+    # Built before the log's commit expires the rows read (each would be read again).
     today = clock.today()
-    return {"items": [_item(row, today) for row in rows], "page": page, "page_size": page_size, "total": total}
+    items = [_item(row, today) for row in rows]
+    record_access(principal, [item["resident"]["id"] for item in items], action)
+    return {"items": items, "page": page, "page_size": page_size, "total": total}
 
 
 def read_referral(principal: Principal, referral_id: str, action: str) -> dict:
@@ -94,8 +96,9 @@ def read_referral(principal: Principal, referral_id: str, action: str) -> dict:
     row = db.session.execute(_LISTED.where(Referral.id == referral_id, _sees(principal))).first()
     if row is None:
         raise NotFound("转诊记录不存在")
-    record_access(principal, [row.Referral.resident_id], action)
-    return _item(row, clock.today())
+    item = _item(row, clock.today())
+    record_access(principal, [item["resident"]["id"]], action)
+    return item
 
 
 def _item(row, today: date) -> dict:
