@@ -150,11 +150,36 @@ def flatten_locations(messages: dict) -> dict:
     for location, fields in messages.items():
         if isinstance(fields, dict):
             for field, why in fields.items():
-                key = "body" if field == "_schema" else field
-                errors.setdefault(key, []).extend(why if isinstance(why, list) else [why])
+                _collect(errors, "body" if field == "_schema" else str(field), why)
         else:
             errors.setdefault(location, []).extend(fields if isinstance(fields, list) else [fields])
     return translate_messages(errors)
+
+
+def _collect(errors: dict, key: str, why) -> None:
+    """A nested schema's field under its dotted path ("lifestyle.salt.now", "medications.0.dose"),
+    so that every key of ``errors`` names one field; a list of plain values or a mapping stays
+    one field ("symptoms", "groups"), whichever of its entries was wrong."""
+    if isinstance(why, dict) and not _entries_of_one_field(why):
+        for part, inner in why.items():
+            _collect(errors, key if part == "_schema" else f"{key}.{part}", inner)
+    else:
+        errors.setdefault(key, []).extend(_messages(why))
+
+
+def _messages(why) -> list:
+    if isinstance(why, dict):
+        return [m for inner in why.values() for m in _messages(inner)]
+    if isinstance(why, list):
+        return [m for inner in why for m in _messages(inner)]
+    return [why]
+
+
+def _entries_of_one_field(why: dict) -> bool:
+    """marshmallow's messages for the entries of a List of plain values ({0: [..]}) or of a
+    Dict ({"entry": {"key": [..], "value": [..]}})."""
+    return all((isinstance(part, int) and isinstance(inner, list))
+               or (isinstance(inner, dict) and set(inner) <= {"key", "value"}) for part, inner in why.items())
 
 
 def envelope(status: int, code: str, message: str, errors: dict | None = None, headers=None):

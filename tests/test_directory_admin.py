@@ -360,7 +360,7 @@ def test_county_admin_creates_a_package(client, county):
     ({"price_fen": -1}, "price_fen"),
     ({"eligible_groups": ["vip"]}, "eligible_groups"),
     ({"code": "Bad Code"}, "code"),
-    ({"funding": {"public_health_fen": 20000}}, "funding"),
+    ({"funding": {"public_health_fen": 20000}}, "funding.insurance_fen"),
 ])
 def test_bad_packages_are_422(client, county, overrides, field):
     response = client.post(f"{ADMIN}/service-packages", json=package(**overrides),

@@ -171,11 +171,11 @@ def _check_readings(data: dict, resident: Resident) -> None:
         if referral.get("institution_id"):
             institution = db.session.get(Institution, referral["institution_id"])
             if institution is None:
-                errors["referral"] = {"institution_id": ["机构不存在"]}
+                errors["referral.institution_id"] = ["机构不存在"]
             else:  # the directory's name stands
                 data["referral"] = {**referral, "institution_name": institution.name}
         elif not referral.get("institution_name"):
-            errors["referral"] = {"institution_name": ["请填写转入机构"]}
+            errors["referral.institution_name"] = ["请填写转入机构"]
     if errors:
         raise ValidationFailed(errors)
 
