@@ -58,8 +58,9 @@ def deregister_condition(data, resident_id, condition_id):
 @blp.alt_response(409, description="同一 id、不同内容（id_conflict）")
 def record_follow_up(data, resident_id):
     """录入一次随访：按国家规范分类并确定下次随访日期"""
-    follow_up, created = service.record_follow_up(current_principal(), resident_id, data)
-    return service.follow_up_views([follow_up])[0], 201 if created else 200
+    principal = current_principal()
+    follow_up, created = service.record_follow_up(principal, resident_id, data)
+    return service.follow_up_views([follow_up], signer=principal)[0], 201 if created else 200
 
 
 @blp.route("/residents/<string:resident_id>/follow-ups", methods=["GET"])

@@ -143,6 +143,7 @@ class FollowUpReferralSchema(Schema):
     received_on = fields.Date(allow_none=True)
     returned_on = fields.Date(allow_none=True)
     result = fields.String(allow_none=True, metadata={"description": "转诊结果（回转时由接收机构填写）"})
+    diagnosis = fields.String(allow_none=True, metadata={"description": "接收机构的诊断"})
 
 
 class SignerSchema(Schema):

@@ -349,15 +349,17 @@ def _visit_of(follow_up: FollowUp) -> rules.Visit:
     )
 
 
-def follow_up_views(follow_ups: list[FollowUp]) -> list[dict]:
+def follow_up_views(follow_ups: list[FollowUp], signer: Principal | None = None) -> list[dict]:
     """Follow-ups as FollowUpSchema shows them: each row's fields with its referral's state and
-    result and the name of the doctor who signed it, read for the whole list at once."""
-    ids = [f.id for f in follow_ups]
+    result and the name of the doctor who signed it, read for the whole list at once (a visit
+    without a referral section has no referral; ``signer``, who is known, is not read)."""
+    ids = [f.id for f in follow_ups if f.referral is not None]
     referrals = {r.follow_up_id: r for r in db.session.scalars(
         sa.select(Referral).where(Referral.follow_up_id.in_(ids)))} if ids else {}
-    signer_ids = {f.recorded_by_id for f in follow_ups if f.recorded_by_id}
-    names = dict(db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(signer_ids))).all()) \
-        if signer_ids else {}
+    names = {signer.id: signer.name} if signer is not None else {}
+    signer_ids = {f.recorded_by_id for f in follow_ups if f.recorded_by_id} - set(names)
+    if signer_ids:
+        names.update(db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(signer_ids))).all())
     views = []
     for follow_up in follow_ups:
         view = {column.key: getattr(follow_up, column.key) for column in FollowUp.__table__.columns}
@@ -366,7 +368,7 @@ def follow_up_views(follow_ups: list[FollowUp]) -> list[dict]:
             "id": referral.id, "reason": referral.reason, "department": referral.department,
             "institution": {"id": referral.to_institution_id, "name": referral.to_institution_name},
             "urgent": referral.urgent, "status": referral.status, "received_on": referral.received_on,
-            "returned_on": referral.returned_on, "result": referral.result}
+            "returned_on": referral.returned_on, "result": referral.result, "diagnosis": referral.diagnosis}
         view["signed_by"] = None if follow_up.recorded_by_id is None else {
             "id": follow_up.recorded_by_id, "name": names.get(follow_up.recorded_by_id, "")}
         views.append(view)
