@@ -119,7 +119,8 @@ class Day(fields.Date):
 class CheckFindingSchema(Schema):
     """A result that is normal or abnormal, with what was abnormal."""
 
-    result = fields.String(required=True, validate=_one_of(NORMAL_ABNORMAL), metadata={"description": "normal|abnormal"})
+    result = fields.String(required=True, validate=_one_of(NORMAL_ABNORMAL),
+                           metadata={"description": "normal|abnormal"})
     detail = _text(200, "异常所见")
 
 
@@ -500,10 +501,12 @@ class CheckGuidanceSchema(Schema):
 
 
 SECTIONS = {
-    "general": CheckGeneralSchema, "lifestyle": CheckLifestyleSchema, "organ_function": CheckOrganFunctionSchema, "physical_exam": CheckPhysicalExamSchema,
-    "auxiliary": CheckAuxiliarySchema, "health_problems": CheckHealthProblemsSchema, "evaluation": CheckEvaluationSchema, "guidance": CheckGuidanceSchema,
+    "general": CheckGeneralSchema, "lifestyle": CheckLifestyleSchema, "organ_function": CheckOrganFunctionSchema,
+    "physical_exam": CheckPhysicalExamSchema, "auxiliary": CheckAuxiliarySchema,
+    "health_problems": CheckHealthProblemsSchema, "evaluation": CheckEvaluationSchema, "guidance": CheckGuidanceSchema,
 }
-LISTS = {"hospital_history": CheckHospitalStaySchema, "medications": CheckMedicationSchema, "vaccinations": CheckVaccinationSchema}
+LISTS = {"hospital_history": CheckHospitalStaySchema, "medications": CheckMedicationSchema,
+         "vaccinations": CheckVaccinationSchema}
 
 
 class HealthCheckCreateSchema(Schema):
@@ -519,10 +522,12 @@ class HealthCheckCreateSchema(Schema):
     physical_exam = fields.Nested(CheckPhysicalExamSchema, load_default=dict)
     auxiliary = fields.Nested(CheckAuxiliarySchema, load_default=dict)
     health_problems = fields.Nested(CheckHealthProblemsSchema, load_default=dict)
-    hospital_history = fields.List(fields.Nested(CheckHospitalStaySchema), load_default=list, validate=validate.Length(max=20),
-                                   metadata={"description": "住院史与家庭病床史"})
-    medications = fields.List(fields.Nested(CheckMedicationSchema), load_default=list, validate=validate.Length(max=20))
-    vaccinations = fields.List(fields.Nested(CheckVaccinationSchema), load_default=list, validate=validate.Length(max=20))
+    hospital_history = fields.List(fields.Nested(CheckHospitalStaySchema), load_default=list,
+                                   validate=validate.Length(max=20), metadata={"description": "住院史与家庭病床史"})
+    medications = fields.List(fields.Nested(CheckMedicationSchema), load_default=list,
+                              validate=validate.Length(max=20), metadata={"description": "主要用药情况"})
+    vaccinations = fields.List(fields.Nested(CheckVaccinationSchema), load_default=list,
+                               validate=validate.Length(max=20), metadata={"description": "非免疫规划预防接种史"})
     evaluation = fields.Nested(CheckEvaluationSchema, allow_none=True, load_default=None,
                                metadata={"description": "健康评价；未评价时省略"})
     guidance = fields.Nested(CheckGuidanceSchema, load_default=dict)
