@@ -13,7 +13,7 @@ from backend.contracts.models import Contract
 from backend.contracts.rules import end_date_for
 from backend.contracts.service import price_contract
 from backend.directory.models import ServicePackage, Team
-from backend.demo.directory import serving_team
+from backend.demo.directory import team_finder
 from backend.extensions import db
 from backend.residents.groups import groups_of
 from backend.residents.models import Resident
@@ -31,7 +31,7 @@ def _moment(day: date) -> datetime:
 def load_contracts(rng: random.Random, today: date) -> None:
     if db.session.scalar(sa.select(sa.func.count()).select_from(Contract)):
         return  # loaded before: the demo is never doubled
-    teams = list(db.session.scalars(sa.select(Team).order_by(Team.name)))
+    serving_team = team_finder(list(db.session.scalars(sa.select(Team).order_by(Team.name))))
     packages = {p.code: p for p in db.session.scalars(sa.select(ServicePackage))}
     residents = list(db.session.scalars(sa.select(Resident).order_by(Resident.id_number_index)))
     groups = groups_of(residents, today)
@@ -54,7 +54,7 @@ def load_contracts(rng: random.Random, today: date) -> None:
         return c
 
     for resident in residents:
-        team = serving_team(teams, resident.region_code)
+        team = serving_team(resident.region_code)
         if team is None:
             continue
         # Cumulative shares: contracted, pending, expired unrenewed, terminated; the rest never signed.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date
 
 import sqlalchemy as sa
@@ -197,3 +198,14 @@ def load_directory(rng: random.Random, fake: Faker, password: str, today: date) 
 def serving_team(teams: list[Team], region_code: str) -> Team | None:
     """The first team (by name) whose service area covers the region."""
     return next((t for t in teams if any(is_within(region_code, a.region_code) for a in t.service_area)), None)
+
+
+def team_finder(teams: list[Team]) -> Callable[[str], Team | None]:
+    """serving_team for a whole population: each village's team is looked up once."""
+    found: dict[str, Team | None] = {}
+
+    def find(region_code: str) -> Team | None:
+        if region_code not in found:
+            found[region_code] = serving_team(teams, region_code)
+        return found[region_code]
+    return find
