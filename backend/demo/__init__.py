@@ -16,6 +16,7 @@ from faker import Faker
 from backend import clock
 from backend.demo.contracts import load_contracts
 from backend.demo.directory import load_directory
+from backend.demo.exams import load_exams
 from backend.demo.followups import load_follow_ups
 from backend.demo.fulfilment import load_fulfilment
 from backend.demo.populations import load_populations
@@ -36,6 +37,7 @@ def load_demo(seed: int) -> dict:
     load_contracts(rng, today)
     # The forms' details draw from a stream of their own: the visits stay those the seed gives.
     load_follow_ups(rng, random.Random(f"forms-{seed}"), today)
+    load_exams(random.Random(f"exams-{seed}"), today)
     load_fulfilment(rng, today)
     load_populations(today)
     db.session.commit()

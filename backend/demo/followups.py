@@ -21,7 +21,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from backend import clock
-from backend.demo.directory import serving_team
+from backend.demo.directory import team_finder
 from backend.directory.models import Institution, Staff, Team
 from backend.extensions import db, new_id
 from backend.followups import rules
@@ -78,6 +78,13 @@ OTHER_EXAMS = {
     "diabetes": ["尿常规：尿糖（+），尿蛋白阴性", "餐后2小时血糖 11.2mmol/L", "血脂：低密度脂蛋白胆固醇 3.2mmol/L",
                  "眼底检查：未见明显异常", "尿微量白蛋白/肌酐比值 25mg/g"],
 }
+# The form's fields a visit may leave empty. The empty columns are set too, so that the visits
+# share their columns and go to the database in a few many-row inserts (the JSON ones are left
+# out: set to None they would hold a JSON null, not the SQL NULL of a field never filled).
+UNFILLED = {name: None for name in (
+    "sbp", "dbp", "fasting_glucose", "height_cm", "target_weight_kg", "symptoms_other", "dorsalis_pedis_pulse",
+    "other_signs", "hba1c", "hba1c_on", "other_exams", "adverse_reaction_detail", "hypoglycemia")} \
+    | {"symptoms": [], "medications": []}
 PULSES = [("palpable", 86), ("weakened_both", 7), ("weakened_left", 2), ("weakened_right", 2), ("absent_both", 1),
           ("absent_left", 1), ("absent_right", 1)]
 
@@ -137,7 +144,7 @@ class Habits:
 def habits_of(rng: random.Random, sex: str) -> Habits:
     male = sex == "male"
     height = round(rng.gauss(169, 6) if male else rng.gauss(158, 5.5))
-    weight = round(min(max(rng.gauss(25.0, 3.0), 18.5), 35.0) * (height / 100) ** 2, 1)
+    weight = round(min(max(rng.gauss(24.3, 3.0), 18.5), 35.0) * (height / 100) ** 2, 1)
     smoker = rng.random() < (0.25 if male else 0.02)
     drinker = rng.random() < (0.3 if male else 0.03)
     exercise = rng.choice([0, 0, 1, 2, 3, 3, 5, 7])
@@ -432,14 +439,14 @@ def _moment(day: date, hour: int) -> datetime:
 def load_follow_ups(rng: random.Random, forms_rng: random.Random, today: date) -> None:
     if db.session.scalar(sa.select(sa.func.count()).select_from(Condition)):
         return  # loaded before
-    teams = list(db.session.scalars(sa.select(Team).order_by(Team.name)))
+    serving_team = team_finder(list(db.session.scalars(sa.select(Team).order_by(Team.name))))
     forms = Forms(forms_rng, today)
     diligence = {}  # per township: the chance a due visit happens
     residents = list(db.session.scalars(sa.select(Resident).order_by(Resident.id_number_index)))
     for resident in residents:
         age = age_on(resident.birth_date, today)
         htn_p, dm_p = _prevalence(age)
-        team = serving_team(teams, resident.region_code)
+        team = serving_team(resident.region_code)
         township = resident.region_code[:9]
         if township not in diligence:
             diligence[township] = rng.uniform(0.55, 0.92)
@@ -501,7 +508,7 @@ def _patient(rng, forms, resident, disease, age, today, diligence, doctors, team
                         urgent_referral=outcome.urgent_referral, referral_reasons=outcome.referral_reasons,
                         next_due_on=outcome.next_due_on, bmi=bmi(data["weight_kg"], data.get("height_cm")),
                         target_bmi=bmi(data.get("target_weight_kg"), data.get("height_cm")),
-                        **{"symptoms": [], "medications": [], **data})
+                        **{**UNFILLED, **data})
         db.session.add(last)
         if outcome.refer:
             db.session.add(forms.referral(last, team_id, treatment))

@@ -47,8 +47,8 @@ def load_fulfilment(rng: random.Random, today: date) -> None:
         chance = diligence.setdefault(township, rng.uniform(0.55, 0.95))
         end = min(today, contract.end_date)
         for item in contract.items:
-            if item.follow_up_disease:
-                continue  # the follow-ups count themselves
+            if item.follow_up_disease or item.health_check:
+                continue  # the follow-ups and the health checks count themselves
             # The year's pace, a visit more or less at random, one fewer where the team lags.
             exact = item.owed * rules.days_passed(contract.start_date, contract.end_date, end) \
                 / rules.term_days(contract.start_date, contract.end_date)
