@@ -31,7 +31,7 @@ def _check_dates(data: dict, resident: Resident) -> None:
         for n, item in enumerate(data.get(name) or []):
             day = item.get(field)
             if day is not None and (day > data["checked_on"] or day < resident.birth_date):
-                errors.setdefault(name, {})[n] = {field: ["须在出生日期与体检日期之间"]}
+                errors[f"{name}.{n}.{field}"] = ["须在出生日期与体检日期之间"]
     if errors:
         raise ValidationFailed(errors)
 
