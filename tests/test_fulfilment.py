@@ -467,18 +467,19 @@ def test_two_visits_on_one_day_count_as_one(client, world):
     assert by_code(fulfilment(client, doctor, world["contract"]["id"]))["bp_follow_up"][1] == 1
 
 
-@pytest.mark.parametrize("items", [
-    [{"code": "a", "name": "甲"}, {"code": "a", "name": "乙"}],
-    [{"code": "a", "name": "甲", "follow_up_disease": "hypertension"},
-     {"code": "b", "name": "乙", "follow_up_disease": "hypertension"}],
-    [{"code": "a", "name": "甲", "follow_up_disease": "asthma"}],
+@pytest.mark.parametrize("items,field", [
+    ([{"code": "aa", "name": "甲"}, {"code": "aa", "name": "乙"}], "items"),
+    ([{"code": "aa", "name": "甲", "follow_up_disease": "hypertension"},
+      {"code": "bb", "name": "乙", "follow_up_disease": "hypertension"}], "items"),
+    ([{"code": "aa", "name": "甲", "follow_up_disease": "asthma"}], "items.0.follow_up_disease"),
+    ([{"code": "a", "name": "甲"}], "items.0.code"),
 ])
-def test_a_package_owes_each_item_once_and_counts_a_disease_s_visits_once(client, world, items):
+def test_a_package_owes_each_item_once_and_counts_a_disease_s_visits_once(client, world, items, field):
     response = client.post("/api/v1/admin/service-packages", headers=world["county"].headers(client, "county_admin"),
                            json={"code": "extra", "name": "附加包", "kind": "personalized", "price_fen": 100,
                                  "funding": {"public_health_fen": 0, "insurance_fen": 0, "self_pay_fen": 100},
                                  "items": items})
-    assert response.status_code == 422 and list(response.get_json()["errors"]) == ["items"]
+    assert response.status_code == 422 and list(response.get_json()["errors"]) == [field]
 
 
 def test_the_county_rate_computed_in_the_database_agrees_with_each_contract_s_own_fulfilment(app, client):
