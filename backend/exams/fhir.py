@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from datetime import date
 
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-LOCAL = "urn:jiayi:code"
-OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+from backend.records.fhir_parts import (
+    GLUCOSE_MG_PER_MMOL, JIAYI as LOCAL, LOINC, OBSERVATION_CATEGORY, UCUM, medication_statement,
+)
+from backend.records.fhir_parts import coding as _coding
+
 VITAL, LAB, EXAM, SURVEY = ("vital-signs", "Vital Signs"), ("laboratory", "Laboratory"), \
     ("exam", "Exam"), ("survey", "Survey")
 
 # SI unit → the mass concentration LOINC's code means: factor to multiply by.
-GLUCOSE_MG_PER_MMOL = 18.016
 CREATININE_MG_DL_PER_UMOL = 113.12 / 10_000
 UREA_NITROGEN_MG_DL_PER_MMOL = 2.8014  # two nitrogen atoms of 14.007 g/mol, per dL
 BILIRUBIN_MG_DL_PER_UMOL = 584.66 / 10_000
@@ -96,11 +96,6 @@ LOCAL_TEXTS = [
 ANSWERS = {"normal": "正常", "abnormal": "异常", "negative": "阴性", "positive": "阳性",
            "satisfied": "满意", "fairly_satisfied": "基本满意", "unclear": "说不清楚",
            "fairly_unsatisfied": "不太满意", "unsatisfied": "不满意"}
-ADHERENCE = {"regular": "规律", "intermittent": "间断", "none": "不服药"}
-
-
-def _coding(system: str, code: str, display: str) -> dict:
-    return {"coding": [{"system": system, "code": code, "display": display}], "text": display}
 
 
 def _quantity(value: float, unit: str) -> dict:
@@ -199,35 +194,6 @@ def _report(check, observations: list[dict], patient_ref: dict) -> dict:
     return report
 
 
-def _medication(check, n: int, item: dict, patient_ref: dict) -> dict:
-    dosage: dict = {}
-    parts = []
-    if item.get("times_per_day"):
-        dosage["timing"] = {"repeat": {"frequency": item["times_per_day"], "period": 1, "periodUnit": "d"}}
-        parts.append(f"每日{item['times_per_day']}次")
-    if item.get("dose") is not None:
-        unit = item.get("unit") or "1"
-        dosage["doseAndRate"] = [{"doseQuantity": {"value": item["dose"], "unit": unit}}]
-        parts.append(f"每次{item['dose']:g}{item.get('unit') or ''}")
-    if item.get("route"):
-        dosage["route"] = {"text": item["route"]}
-    if parts:
-        dosage["text"] = "，".join(parts)
-    statement = {
-        "resourceType": "MedicationStatement",
-        "id": f"{_field(check, 'id')}-med-{n}",
-        "status": "not-taken" if item.get("adherence") == "none" else "active",
-        "medicationCodeableConcept": {"text": item["name"]},
-        "subject": patient_ref,
-        "dateAsserted": _day(_field(check, "checked_on")),
-    }
-    if dosage:
-        statement["dosage"] = [dosage]
-    if item.get("adherence"):
-        statement["note"] = [{"text": "服药依从性：" + ADHERENCE[item["adherence"]]}]
-    return statement
-
-
 def _day(value) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
@@ -235,6 +201,7 @@ def _day(value) -> str:
 def health_check_entries(check, patient_ref: dict) -> list[dict]:
     """The check (a HealthCheck, or its view as the health record holds it) as FHIR resources."""
     observations = _observations(check, patient_ref)
-    medications = [_medication(check, n, item, patient_ref)
+    day = _day(_field(check, "checked_on"))
+    medications = [medication_statement(f"{_field(check, 'id')}-med-{n}", item, patient_ref, day)
                    for n, item in enumerate(_field(check, "medications") or [], start=1)]
     return [*observations, _report(check, observations, patient_ref), *medications]

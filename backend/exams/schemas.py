@@ -9,6 +9,8 @@ import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
 from backend.common import ClientId, PageArgs, Schema, Timestamp
+from backend.followups.rules import ADHERENCE
+from backend.followups.schemas import MedicationSchema, SignerSchema
 
 SYMPTOMS = (
     "none", "headache", "dizziness", "palpitation", "chest_tightness", "chest_pain", "chronic_cough",
@@ -56,9 +58,6 @@ PROBLEMS = {
     "other_systems": ("none", "other"),
 }
 HOSPITAL_STAY = ("admission", "home_bed")
-DOSE_UNITS = ("mg", "g", "ug", "ml", "iu", "tablet", "capsule", "sachet")
-ROUTES = ("oral", "subcutaneous", "intramuscular", "intravenous", "inhaled", "topical", "sublingual")
-ADHERENCE = ("regular", "intermittent", "none")
 GUIDANCE = ("include_in_chronic_management", "recheck", "refer")
 RISK_FACTORS = ("quit_smoking", "healthy_drinking", "diet", "exercise", "weight_loss", "vaccination", "other")
 
@@ -446,16 +445,9 @@ class CheckHospitalStaySchema(Schema):
             raise ma.ValidationError("出院日期不能早于入院日期", "ended_on")
 
 
-class CheckMedicationSchema(Schema):
-    """主要用药情况"""
+class CheckMedicationSchema(MedicationSchema):
+    """主要用药情况：随访表的用药一行，加服药依从性"""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50, error="须为 1 到 50 个字"))
-    times_per_day = _integer(1, 6, "每日次数")
-    dose = fields.Float(allow_none=True, validate=validate.Range(min=0, max=5000, min_inclusive=False,
-                                                                 error="须大于 0 且不超过 5000"),
-                        metadata={"description": "每次剂量"})
-    unit = _choice(DOSE_UNITS, "剂量单位")
-    route = _choice(ROUTES, "给药途径")
     adherence = _choice(ADHERENCE, "服药依从性：regular 规律、intermittent 间断、none 不服药")
 
 
@@ -533,17 +525,12 @@ class HealthCheckCreateSchema(Schema):
     guidance = fields.Nested(CheckGuidanceSchema, load_default=dict)
 
 
-class CheckRecorderSchema(Schema):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
-
-
 class HealthCheckSchema(Schema):
     id = fields.String(required=True)
     resident_id = fields.String(required=True)
     checked_on = fields.Date(required=True)
     team_id = fields.String(allow_none=True, metadata={"description": "体检的团队"})
-    recorded_by = fields.Nested(CheckRecorderSchema, allow_none=True, metadata={"description": "录入的医生"})
+    recorded_by = fields.Nested(SignerSchema, allow_none=True, metadata={"description": "录入的医生"})
     symptoms = fields.List(fields.String(), required=True)
     symptoms_other = fields.String(allow_none=True)
     general = fields.Nested(CheckGeneralSchema, required=True)

@@ -13,25 +13,20 @@ from __future__ import annotations
 
 from backend.exams.fhir import health_check_entries
 from backend.followups.models import Condition
+from backend.records.fhir_parts import (
+    GLUCOSE_MG_PER_MMOL, JIAYI, LOINC, OBSERVATION_CATEGORY, SNOMED, UCUM, medication_statement,
+)
+from backend.records.fhir_parts import coding as _coding
 
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
-OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
-# 1 mmol/L of glucose is 18.016 mg/dL; LOINC 1558-6 is the mass concentration.
-GLUCOSE_MG_PER_MMOL = 18.016
 
 DIAGNOSES = {
     "hypertension": ("I10", "原发性高血压"),
     "diabetes": ("E11", "2型糖尿病"),
 }
 DISEASE_NAMES = {"hypertension": "高血压", "diabetes": "2型糖尿病"}
-
-
-def _coding(system: str, code: str, display: str) -> dict:
-    return {"coding": [{"system": system, "code": code, "display": display}], "text": display}
 
 
 def _quantity(value: float, unit: str) -> dict:
@@ -103,7 +98,6 @@ FORM_QUANTITIES = [
     ("hba1c", "hba1c", "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "%", "laboratory"),
 ]
 # Lines of the form no LOINC code says as the form does: Jiayi's own codes, with the text.
-JIAYI = "urn:jiayi:code"
 # field: (id suffix, the form's wording, unit); ids stay within FHIR's 64 characters.
 LIFESTYLE = {
     "cigarettes_per_day": ("smoking", "日吸烟量（支）", "/d"),
@@ -116,12 +110,6 @@ LIFESTYLE = {
 PULSES = {"palpable": "触及正常", "weakened_both": "减弱（双侧）", "weakened_left": "减弱（左侧）",
           "weakened_right": "减弱（右侧）", "absent_both": "消失（双侧）", "absent_left": "消失（左侧）",
           "absent_right": "消失（右侧）"}
-ROUTES = {"oral": ("26643006", "Oral route"), "subcutaneous": ("34206005", "Subcutaneous route"),
-          "intramuscular": ("78421000", "Intramuscular route"), "intravenous": ("47625008", "Intravenous route"),
-          "inhaled": ("447694001", "Respiratory tract route"), "topical": ("6064005", "Topical route"),
-          "sublingual": ("37839007", "Sublingual route")}
-SNOMED = "http://snomed.info/sct"
-
 
 def _observations(follow_up: dict, patient_ref: dict) -> list[dict]:
     out = []
@@ -171,38 +159,11 @@ def _observations(follow_up: dict, patient_ref: dict) -> list[dict]:
 
 def _medication_statements(follow_up: dict, patient_ref: dict) -> list[dict]:
     """The visit's medications (and insulin) as MedicationStatements: active on the visit day."""
-    out = []
-    lines = [(i, m["name"], m) for i, m in enumerate(follow_up["medications"] or [])]
+    lines = [(str(i), m) for i, m in enumerate(follow_up["medications"] or [])]
     if follow_up["insulin"]:
-        lines.append(("insulin", follow_up["insulin"]["type"], follow_up["insulin"]))
-    for index, name, line in lines:
-        dosage: dict = {}
-        text = [x for x in (line.get("usage"),) if x]
-        if line.get("times_per_day"):
-            dosage["timing"] = {"repeat": {"frequency": line["times_per_day"], "period": 1, "periodUnit": "d"}}
-            text.append(f"每日{line['times_per_day']}次")
-        if line.get("dose") is not None:
-            dosage["doseAndRate"] = [{"doseQuantity": {"value": line["dose"], "unit": line.get("unit") or ""}}]
-            text.append(f"每次{line['dose']:g}{line.get('unit') or ''}")
-        if line.get("units_per_day") is not None:
-            dosage["doseAndRate"] = [{"doseQuantity": {"value": line["units_per_day"], "unit": "[iU]/d",
-                                                       "system": UCUM, "code": "[iU]/d"}}]
-            text.append(f"每日{line['units_per_day']:g}单位")
-        if line.get("route"):
-            dosage["route"] = _coding(SNOMED, *ROUTES[line["route"]])
-        if text:
-            dosage["text"] = "，".join(text)
-        out.append({
-            "resourceType": "MedicationStatement",
-            "id": f"{follow_up['id']}-med-{index}",
-            "status": "active",
-            "medicationCodeableConcept": {"text": name},
-            "subject": patient_ref,
-            "effectiveDateTime": follow_up["visited_on"].isoformat(),
-            "dateAsserted": follow_up["visited_on"].isoformat(),
-            **({"dosage": [dosage]} if dosage else {}),
-        })
-    return out
+        lines.append(("insulin", follow_up["insulin"]))
+    day = follow_up["visited_on"].isoformat()
+    return [medication_statement(f"{follow_up['id']}-med-{index}", line, patient_ref, day) for index, line in lines]
 
 
 def _service_request(follow_up: dict, patient_ref: dict) -> list[dict]:
