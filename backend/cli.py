@@ -49,8 +49,9 @@ def register(app: Flask) -> None:
 
         logins = load_demo(seed)
         click.echo("Demo staff logins (POST /api/v1/auth/staff/login):")
+        width = max(len(login["username"]) for login in logins["staff"])
         for login in logins["staff"]:
-            click.echo(f"  {login['username']:<14} {login['password']:<16} {login['roles']:<18} {login['who']}")
+            click.echo(f"  {login['username']:<{width}} {login['password']:<16} {login['roles']:<18} {login['who']}")
         click.echo("Demo mini-program logins (POST /api/v1/auth/wechat/login through the demo WeChat):")
         for login in logins["wechat"]:
             click.echo(f"  code {login['code']:<22} {login['who']}")
