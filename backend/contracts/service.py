@@ -80,6 +80,16 @@ def current_contract(resident_id: str, today: date) -> Contract | None:
     return (active or live or [None])[0]
 
 
+
+def recording_team(principal: Principal, resident_id: str) -> str | None:
+    """The team a record made by ``principal`` belongs to (a health check, a referral): the team
+    of the resident's contract in force today when the recorder is in it, else the recorder's
+    first team."""
+    contract = current_contract(resident_id, clock.today())
+    if contract is not None and contract.team_id in principal.team_ids:
+        return contract.team_id
+    return principal.team_ids[0] if principal.team_ids else None
+
 def _contracted_counts(team_ids: list[str]) -> dict[str, int]:
     today = clock.today()
     rows = db.session.execute(

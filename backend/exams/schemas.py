@@ -563,12 +563,6 @@ def first_arm(general: dict) -> dict | None:
     return arms.get("left") or arms.get("right")
 
 
-def bmi_of(weight_kg: float | None, height_cm: float | None) -> float | None:
-    if weight_kg is None or height_cm is None:
-        return None
-    return round(weight_kg / (height_cm / 100) ** 2, 1)
-
-
 def stored(schema: type[Schema], value) -> dict | list | None:
     """A section as it is stored: the JSON its schema dumps (dates as text)."""
     if value is None:

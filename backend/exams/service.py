@@ -6,12 +6,13 @@ import sqlalchemy as sa
 
 from backend import clock
 from backend.auth.principal import Principal
-from backend.contracts.service import current_contract
+from backend.contracts.service import recording_team
 from backend.directory.models import Staff
 from backend.errors import ValidationFailed
 from backend.exams import schemas as s
 from backend.exams.models import HealthCheck
 from backend.extensions import db, new_id
+from backend.followups.rules import bmi
 from backend.idempotency import fingerprint, store_once, stored_resend
 from backend.residents import scope
 from backend.residents.models import Resident
@@ -36,15 +37,6 @@ def _check_dates(data: dict, resident: Resident) -> None:
         raise ValidationFailed(errors)
 
 
-def _team_of(principal: Principal, resident_id: str) -> str | None:
-    """The team of the resident's live contract when the recorder is in it, else the recorder's
-    first team."""
-    contract = current_contract(resident_id, clock.today())
-    if contract is not None and contract.team_id in principal.team_ids:
-        return contract.team_id
-    return principal.team_ids[0] if principal.team_ids else None
-
-
 def record_health_check(principal: Principal, resident_id: str, data: dict) -> tuple[HealthCheck, bool]:
     """Store a health check; returns (check, created). A resend of the same body returns the
     stored one; the same id with another body is a conflict."""
@@ -56,7 +48,7 @@ def record_health_check(principal: Principal, resident_id: str, data: dict) -> t
     _check_dates(data, resident)
 
     general = dict(data.get("general") or {})
-    general["bmi"] = s.bmi_of(general.get("weight_kg"), general.get("height_cm"))
+    general["bmi"] = bmi(general.get("weight_kg"), general.get("height_cm"))
     if general.get("self_care_score") is not None:
         general["self_care_level"] = s.self_care_level(general["self_care_score"])
     if general["bmi"] is None:
@@ -69,7 +61,7 @@ def record_health_check(principal: Principal, resident_id: str, data: dict) -> t
     sections["evaluation"] = sections["evaluation"] or {}
     check = HealthCheck(
         id=check_id, resident_id=resident.id, checked_on=data["checked_on"], recorded_by_id=principal.id,
-        team_id=_team_of(principal, resident.id), body_hash=body_hash,
+        team_id=recording_team(principal, resident.id), body_hash=body_hash,
         sbp=arm.get("sbp"), dbp=arm.get("dbp"),
         heart_rate=heart.get("rate") if heart.get("rate") is not None else general.get("pulse_rate"),
         weight_kg=general.get("weight_kg"), height_cm=general.get("height_cm"), bmi=general.get("bmi"),

@@ -13,6 +13,7 @@ from backend.auth.principal import Principal
 from backend.common import page_total
 from backend.contracts.models import Contract
 from backend.contracts.rules import LIVE_STATES
+from backend.contracts.service import recording_team
 from backend.directory.models import Institution, Region, Staff
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db, new_id, on_postgresql, written
@@ -255,17 +256,14 @@ def record_follow_up(principal: Principal, resident_id: str, data: dict) -> tupl
 
 
 def _refer(principal: Principal, follow_up: FollowUp) -> None:
-    """The referral record of a visit's referral section: the referring team is the team of the
-    resident's live contract when the doctor is in it, else the doctor's first team."""
+    """The referral record of a visit's referral section, for the team the doctor records for."""
     section = follow_up.referral
-    contract = db.session.scalar(sa.select(Contract.team_id).where(
-        Contract.resident_id == follow_up.resident_id, Contract.status.in_(written(LIVE_STATES))).limit(1))
-    team_id = contract if contract in principal.team_ids else (principal.team_ids[0] if principal.team_ids else None)
     db.session.add(Referral(
         follow_up_id=follow_up.id, resident_id=follow_up.resident_id, disease=follow_up.disease,
         urgent=follow_up.urgent_referral, reason=section["reason"], to_institution_id=section.get("institution_id"),
         to_institution_name=section["institution_name"], department=section.get("department"),
-        referred_on=follow_up.visited_on, referred_by_id=principal.id, team_id=team_id, status="referred"))
+        referred_on=follow_up.visited_on, referred_by_id=principal.id,
+        team_id=recording_team(principal, follow_up.resident_id), status="referred"))
 
 
 def _reschedule(condition: Condition, visit: FollowUp, birth_date: date) -> None:
