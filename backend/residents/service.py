@@ -108,12 +108,20 @@ def create_resident(principal: Principal, data: dict) -> Resident:
     if find_by_id_number(id_number) is not None:
         raise _resident_exists()
     with unit_of_work(_resident_exists()) as session:
-        resident = Resident(name=data["name"], region_code=data["region_code"], address=data.get("address"),
-                            source="staff")
-        _set_identity(resident, id_number)
-        _set_phone(resident, phone)
-        _set_groups(resident, data.get("groups") or [])
+        resident = new_resident(data, id_number, phone)
         session.add(resident)
+    return resident
+
+
+def new_resident(data: dict, id_number: str, phone: str | None) -> Resident:
+    """A resident registered by staff (or imported from a county's files), from checked values:
+    the identity number and phone encrypted and blind-indexed, birth date and sex read from the
+    identity number, the staff-set tags in force from today."""
+    resident = Resident(name=data["name"], region_code=data["region_code"], address=data.get("address"),
+                        source="staff")
+    _set_identity(resident, id_number)
+    _set_phone(resident, phone)
+    _set_groups(resident, data.get("groups") or [])
     return resident
 
 
