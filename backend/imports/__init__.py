@@ -1,0 +1,1 @@
+"""Bulk import of the records a county already has, from the .xlsx and .csv files its systems export."""
