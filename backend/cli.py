@@ -106,6 +106,58 @@ def register(app: Flask) -> None:
         for column, rotated in rotate_all(batch_size).items():
             click.echo(f"{column}: {rotated} re-encrypted")
 
+    @app.cli.command("import")
+    @click.argument("kind", type=click.Choice(["residents"]))
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--dry-run", is_flag=True, help="check every row and report, write nothing")
+    @click.option("--region-code", default=None, help="the villages the file may name lie in this region (default: all)")
+    @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="where the rejected rows go, as CSV (default: FILE.errors.csv)")
+    def import_file(kind: str, file: Path, dry_run: bool, region_code: str | None, report_path: Path | None):
+        """Import a county's records from an .xlsx or .csv file (a resident already on file is skipped)."""
+        from backend.imports.files import SpreadsheetError, estimate_rows
+        from backend.imports.residents import import_residents
+
+        report_path = report_path or file.with_name(file.name + ".errors.csv")
+        try:
+            with click.progressbar(length=estimate_rows(file) or 1, label="导入" if not dry_run else "检查",
+                                   file=sys.stderr) as bar:
+                done = 0
+
+                def progress(read: int) -> None:
+                    nonlocal done
+                    bar.update(read - done)
+                    done = read
+
+                report = import_residents(file, dry_run=dry_run, region_code=region_code, actor="cli",
+                                          on_progress=progress)
+        except SpreadsheetError as error:
+            raise click.ClickException(error.message) from None
+        write_report(report, report_path)
+        counts = report.counts()
+        click.echo(("试运行，未写入任何数据。" if dry_run else "")
+                   + f"读取 {counts['read']} 行：导入 {counts['imported']}，已在档 {counts['already_on_file']}，"
+                   + f"拒绝 {counts['rejected']}")
+        if report.unknown_columns:
+            click.echo("未识别的列（已忽略）：" + "、".join(report.unknown_columns))
+        click.echo(f"被拒绝的行见 {report_path}")
+        click.echo(json.dumps({"kind": kind, "dry_run": dry_run, **counts}, ensure_ascii=False))
+
+    @app.cli.command("import-template")
+    @click.argument("kind", type=click.Choice(["residents"]))
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+    def import_template(kind: str, path: Path | None):
+        """Write the template of a kind of import: .xlsx (with a sheet of allowed values) or .csv."""
+        from backend.imports.columns import KINDS
+        from backend.imports.template import help_rows, write_template
+
+        path = path or Path(f"{kind}-template.xlsx")
+        write_template(kind, path)
+        click.echo(f"wrote {path}")
+        if path.suffix.lower() == ".csv":  # a CSV has no second sheet: the allowed values are shown here
+            for row in help_rows(KINDS[kind])[1:]:
+                click.echo("  " + "：".join(row[:1]) + f"（{row[1]}）{row[2]}")
+
     @app.cli.command("openapi")
     @click.option("--check", is_flag=True, help="fail when api_docs/openapi.json differs from the code")
     @click.option("--output", type=click.Path(path_type=Path), default=OPENAPI_FILE, show_default=True)
@@ -122,3 +174,15 @@ def register(app: Flask) -> None:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}")
 
+
+def write_report(report, path: Path) -> None:
+    """The rejected rows (and unknown columns) as CSV for Excel: UTF-8 with a byte-order mark."""
+    import csv
+
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["行号", "列", "值", "原因"])
+        for header in report.unknown_columns:
+            writer.writerow([1, header, "", "未识别的列，已忽略"])
+        for rejection in report.rejections:
+            writer.writerow([rejection.row, rejection.column, rejection.value or "", rejection.reason])
