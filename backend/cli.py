@@ -119,6 +119,7 @@ def register(app: Flask) -> None:
         from backend.imports.residents import import_residents
 
         report_path = report_path or file.with_name(file.name + ".errors.csv")
+        _audit_shown_on_stderr()
         try:
             with click.progressbar(length=estimate_rows(file) or 1, label="导入" if not dry_run else "检查",
                                    file=sys.stderr) as bar:
@@ -186,3 +187,18 @@ def write_report(report, path: Path) -> None:
             writer.writerow([1, header, "", "未识别的列，已忽略"])
         for rejection in report.rejections:
             writer.writerow([rejection.row, rejection.column, rejection.value or "", rejection.reason])
+
+
+def _audit_shown_on_stderr() -> None:
+    """The import's audit line reaches stderr when nothing configured the audit log (a command
+    run by hand has no logging set-up; under a configured set-up its handlers take it)."""
+    import logging
+
+    audit = logging.getLogger("jiayi.audit")
+    if audit.isEnabledFor(logging.INFO) and audit.hasHandlers():
+        return
+    audit.setLevel(logging.INFO)
+    if not audit.hasHandlers():
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        audit.addHandler(handler)
