@@ -22,6 +22,13 @@ class Schema(ma.Schema):
         ordered = True
 
 
+class RefSchema(Schema):
+    """Something named by reference: a staff member, a team, an institution."""
+
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+
+
 class ClientId(ma.fields.UUID):
     """An id the client chose (a UUID) so that a resend is recognised, loaded as its string."""
 

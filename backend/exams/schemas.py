@@ -8,9 +8,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
-from backend.common import ClientId, PageArgs, Schema, Timestamp
+from backend.common import ClientId, PageArgs, RefSchema, Schema, Timestamp
 from backend.followups.rules import ADHERENCE
-from backend.followups.schemas import MedicationSchema, SignerSchema
+from backend.followups.schemas import MedicationSchema
 
 SYMPTOMS = (
     "none", "headache", "dizziness", "palpitation", "chest_tightness", "chest_pain", "chronic_cough",
@@ -530,7 +530,7 @@ class HealthCheckSchema(Schema):
     resident_id = fields.String(required=True)
     checked_on = fields.Date(required=True)
     team_id = fields.String(allow_none=True, metadata={"description": "体检的团队"})
-    recorded_by = fields.Nested(SignerSchema, allow_none=True, metadata={"description": "录入的医生"})
+    recorded_by = fields.Nested(RefSchema, allow_none=True, metadata={"description": "录入的医生"})
     symptoms = fields.List(fields.String(), required=True)
     symptoms_other = fields.String(allow_none=True)
     general = fields.Nested(CheckGeneralSchema, required=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from backend.common import ClientId, PageArgs, Schema, Timestamp
+from backend.common import ClientId, PageArgs, RefSchema, Schema, Timestamp
 from backend.followups import rules
 from backend.followups.models import DEREGISTRATION_REASONS
 
@@ -129,7 +129,7 @@ class FollowUpCreateSchema(Schema):
 
 
 class InstitutionRefSchema(Schema):
-    id = fields.String(allow_none=True)
+    id = fields.String(required=True, allow_none=True, metadata={"description": "不在本系统目录中的机构为 null"})
     name = fields.String(required=True)
 
 
@@ -144,11 +144,6 @@ class FollowUpReferralSchema(Schema):
     returned_on = fields.Date(allow_none=True)
     result = fields.String(allow_none=True, metadata={"description": "转诊结果（回转时由接收机构填写）"})
     diagnosis = fields.String(allow_none=True, metadata={"description": "接收机构的诊断"})
-
-
-class SignerSchema(Schema):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
 
 
 class FollowUpSchema(Schema):
@@ -189,7 +184,7 @@ class FollowUpSchema(Schema):
     urgent_referral = fields.Boolean(required=True, metadata={"description": "紧急转诊"})
     referral_reasons = fields.List(fields.String(), required=True)
     next_due_on = fields.Date(required=True, metadata={"description": "下次随访日期"})
-    signed_by = fields.Nested(SignerSchema, allow_none=True, metadata={"description": "随访医生签名"})
+    signed_by = fields.Nested(RefSchema, allow_none=True, metadata={"description": "随访医生签名"})
     created_at = Timestamp()
 
 

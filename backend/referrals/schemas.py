@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate
 
-from backend.common import PageArgs, Schema, Timestamp
+from backend.common import PageArgs, RefSchema, Schema, Timestamp
+from backend.followups.schemas import InstitutionRefSchema
 from backend.referrals.models import STATES
 
 VIEWS = ("team", "mine", "incoming")
@@ -35,16 +36,6 @@ class ResultSchema(Schema):
     diagnosis = fields.String(allow_none=True, validate=validate.Length(max=200))
 
 
-class ReferralPersonSchema(Schema):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
-
-
-class ReferralInstitutionSchema(Schema):
-    id = fields.String(required=True, allow_none=True, metadata={"description": "不在本系统目录中的机构为 null"})
-    name = fields.String(required=True)
-
-
 class ReferralResidentSchema(Schema):
     id = fields.String(required=True)
     name = fields.String(required=True)
@@ -61,18 +52,18 @@ class ReferralSchema(Schema):
     disease = fields.String(required=True)
     urgent = fields.Boolean(required=True, metadata={"description": "紧急转诊"})
     reason = fields.String(required=True)
-    to_institution = fields.Nested(ReferralInstitutionSchema, required=True, metadata={"description": "接收机构"})
+    to_institution = fields.Nested(InstitutionRefSchema, required=True, metadata={"description": "接收机构"})
     department = fields.String(allow_none=True)
     referred_on = fields.Date(required=True)
-    referred_by = fields.Nested(ReferralPersonSchema, allow_none=True)
-    team = fields.Nested(ReferralPersonSchema, allow_none=True, metadata={"description": "转出团队"})
+    referred_by = fields.Nested(RefSchema, allow_none=True)
+    team = fields.Nested(RefSchema, allow_none=True, metadata={"description": "转出团队"})
     status = fields.String(required=True, metadata={"description": "referred → received → returned"})
     received_on = fields.Date(allow_none=True)
-    received_by = fields.Nested(ReferralPersonSchema, allow_none=True)
+    received_by = fields.Nested(RefSchema, allow_none=True)
     returned_on = fields.Date(allow_none=True)
     result = fields.String(allow_none=True)
     diagnosis = fields.String(allow_none=True)
-    result_by = fields.Nested(ReferralPersonSchema, allow_none=True)
+    result_by = fields.Nested(RefSchema, allow_none=True)
     days_waiting = fields.Integer(required=True, metadata={
         "description": "转诊日至回转日（未回转的至今天）的天数"})
     follow_up_due_on = fields.Date(allow_none=True, metadata={

@@ -6,7 +6,7 @@ from datetime import date
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from backend.common import Schema
+from backend.common import RefSchema, Schema
 from backend.directory.schemas import RegionCode
 from backend.followups.rules import DISEASES
 from backend.fulfilment.models import OUTCOMES
@@ -94,11 +94,6 @@ class ChronicStatsBase(Schema):
 
 class ChronicStatsSchema(ChronicStatsBase):
     children = fields.List(fields.Nested(ChronicStatsBase), required=True)
-
-
-class RefSchema(Schema):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
 
 
 class TeamStatSchema(Schema):
