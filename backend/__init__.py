@@ -52,7 +52,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from backend import console, health
+    from backend import console, doctor_app, health
     from backend.auth.routes import blp as auth_blp
     from backend.contracts.routes import blp as contracts_blp
     from backend.directory.routes import admin as directory_admin
@@ -66,6 +66,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.stats.routes import blp as stats_blp
     from backend.residents.routes import blp as residents_blp
     from backend.residents.routes import own as my_residents_blp
+    from backend.sync.routes import blp as sync_blp
 
     api.register_blueprint(health.blp, url_prefix=API_PREFIX)
     # The bare /healthz is for load balancers that do not know the API prefix.
@@ -84,7 +85,9 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(referrals_blp, url_prefix=API_PREFIX)
     api.register_blueprint(notifications_blp, url_prefix=API_PREFIX)
     api.register_blueprint(stats_blp, url_prefix=API_PREFIX)
+    api.register_blueprint(sync_blp, url_prefix=API_PREFIX)
     console.register(app)
+    doctor_app.register(app)
 
     @app.route("/api/docs/assets/<path:filename>")
     def swagger_ui_assets(filename: str):

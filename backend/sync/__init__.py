@@ -1,0 +1,1 @@
+"""Delta sync of a team's scope for offline clients: GET /api/v1/sync/teams/{id}."""
