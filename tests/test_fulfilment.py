@@ -313,6 +313,25 @@ def test_a_wrong_number_asks_staff_to_fix_the_phone_until_it_is_changed(client, 
     assert client.get(f"/api/v1/residents/{elder.id}", headers=doctor).get_json()["phone_wrong"] is False
 
 
+def test_a_call_sent_again_under_its_client_id_is_stored_once(client, world):
+    """A phone that recorded a call offline may send it twice (the answer lost on the way back):
+    the second send answers the stored call; another call under the same id is refused."""
+    elder, doctor = world["elder"], world["doctor"]
+    body = {"id": "5b3c1f3e-0c55-4c8e-9a51-3c6f1e2d7a10", "outcome": "wrong_number", "notes": "空号",
+            "called_at": "2026-03-02T08:30:00+08:00"}
+    url = f"/api/v1/residents/{elder.id}/calls"
+    first = client.post(url, headers=doctor, json=body)
+    assert first.status_code == 201 and first.get_json()["id"] == body["id"]
+    again = client.post(url, headers=doctor, json=body)
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    other = client.post(url, headers=doctor, json={**body, "outcome": "no_answer"})
+    assert other.status_code == 409 and other.get_json()["code"] == "id_conflict"
+    assert [c["id"] for c in client.get(url, headers=doctor).get_json()["items"]] == [body["id"]]
+    assert client.get(f"/api/v1/residents/{elder.id}", headers=doctor).get_json()["phone_wrong"] is True
+    bad = client.post(url, headers=doctor, json={**body, "id": "not-a-uuid"})
+    assert bad.status_code == 422 and "id" in bad.get_json()["errors"]
+
+
 @pytest.mark.parametrize("body, field", [
     ({"outcome": "busy"}, "outcome"), ({}, "outcome"), ({"outcome": "no_answer", "called_at": "2026-03-02T09:00"},
                                                          "called_at"),

@@ -50,3 +50,6 @@ class Call(IdMixin, TimestampMixin, db.Model):
     confirmation: Mapped[str | None] = mapped_column(sa.String(10))
     confirmed_by_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The fingerprint of the request that made it, so that a phone resending an offline entry
+    # under its client id gets the stored call back (calls made before 0016 have none).
+    body_hash: Mapped[str | None] = mapped_column(sa.String(64))

@@ -78,10 +78,13 @@ def team_work_list(args, team_id):
 @require("doctor")
 @blp.arguments(s.CallCreateSchema)
 @blp.response(201, s.CallSchema)
+@blp.alt_response(200, schema=s.CallSchema, description="同一 id、同一内容的重发：原记录")
+@blp.alt_response(409, description="同一 id、不同内容（id_conflict）")
 def record_call(data, resident_id):
     """记录一次电话结果：答应来诊（7天内移出电话清单）、拒绝、无人接听（留在清单）、号码错误（提示更正电话）、
     迁出或死亡（经确认后撤销慢病管理并解约）"""
-    return service.call_view(service.record_call(current_principal(), resident_id, data))
+    call, created = service.record_call(current_principal(), resident_id, data)
+    return service.call_view(call), 201 if created else 200
 
 
 @blp.route("/residents/<string:resident_id>/calls", methods=["GET"])

@@ -68,6 +68,7 @@ class WorkListItemSchema(FulfilmentSchema):
 
 
 class CallCreateSchema(Schema):
+    id = ClientId(metadata={"description": "客户端生成的 UUID：离线记录重发不会重复登记"})
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
     notes = fields.String(allow_none=True, validate=validate.Length(max=500))
     called_at = fields.AwareDateTime(metadata={"description": "默认现在"})

@@ -230,8 +230,13 @@ def team_work_list(principal: Principal, team_id: str, kind: str) -> list[dict]:
 
 # Calls
 
-def record_call(principal: Principal, resident_id: str, data: dict) -> Call:
+def record_call(principal: Principal, resident_id: str, data: dict) -> tuple[Call, bool]:
+    """Record a call's outcome; (call, created). A resend under the same client id with the same
+    body answers the stored call; the same id with another body is a conflict."""
     resident = scope.visible_resident(principal, resident_id)
+    body_hash = fingerprint(resident.id, data)
+    if data.get("id") and (stored := stored_resend(Call, data["id"], body_hash, "通话记录")):
+        return stored, False
     now = clock.now()
     called_at = data.get("called_at") or now
     if called_at > now + timedelta(minutes=5):
@@ -239,14 +244,15 @@ def record_call(principal: Principal, resident_id: str, data: dict) -> Call:
     contract = current_contract(resident.id, clock.today())
     team_id = contract.team_id if contract and contract.team_id in principal.team_ids else \
         (principal.team_ids[0] if principal.team_ids else None)
-    call = Call(resident_id=resident.id, team_id=team_id, outcome=data["outcome"], notes=data.get("notes"),
-                called_at=called_at, called_by_id=principal.id,
+    call = Call(id=data.get("id") or new_id(), resident_id=resident.id, team_id=team_id, outcome=data["outcome"],
+                notes=data.get("notes"), called_at=called_at, called_by_id=principal.id, body_hash=body_hash,
                 confirmation="pending" if data["outcome"] in LEAVING else None)
-    with unit_of_work(keep_loaded=True) as session:
-        session.add(call)
+
+    def wrong_number() -> None:
         if data["outcome"] == "wrong_number":
             resident.phone_wrong = True
-    return call
+
+    return store_once(call, body_hash, "通话记录", then=wrong_number)
 
 
 def confirm_call(principal: Principal, resident_id: str, call_id: str, confirm: bool) -> Call:
