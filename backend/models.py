@@ -12,3 +12,4 @@ from backend.notifications.models import JobRun, Notification, SchedulerLease, S
 from backend.fulfilment.models import Call, ServiceDelivery  # noqa: F401
 from backend.referrals.models import Referral  # noqa: F401
 from backend.exams.models import HealthCheck  # noqa: F401
+from backend.sync.models import ResidentMove  # noqa: F401
