@@ -12,6 +12,8 @@ from flask import Flask
 from backend.extensions import api, db
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "api_docs" / "openapi.json"
+# The kinds of records `import` and `import-template` take, in the order a county imports them.
+IMPORT_KINDS = ["residents", "conditions", "contracts", "follow-ups"]
 
 
 def openapi_text() -> str:
@@ -107,16 +109,16 @@ def register(app: Flask) -> None:
             click.echo(f"{column}: {rotated} re-encrypted")
 
     @app.cli.command("import")
-    @click.argument("kind", type=click.Choice(["residents"]))
+    @click.argument("kind", type=click.Choice(IMPORT_KINDS))
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--dry-run", is_flag=True, help="check every row and report, write nothing")
     @click.option("--region-code", default=None, help="the villages the file may name lie in this region (default: all)")
     @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="where the rejected rows go, as CSV (default: FILE.errors.csv)")
     def import_file(kind: str, file: Path, dry_run: bool, region_code: str | None, report_path: Path | None):
-        """Import a county's records from an .xlsx or .csv file (a resident already on file is skipped)."""
+        """Import a county's records from an .xlsx or .csv file (a record already on file is skipped)."""
+        from backend.imports import importer_of
         from backend.imports.files import SpreadsheetError, estimate_rows
-        from backend.imports.residents import import_residents
 
         report_path = report_path or file.with_name(file.name + ".errors.csv")
         _audit_shown_on_stderr()
@@ -130,8 +132,8 @@ def register(app: Flask) -> None:
                     bar.update(read - done)
                     done = read
 
-                report = import_residents(file, dry_run=dry_run, region_code=region_code, actor="cli",
-                                          on_progress=progress)
+                report = importer_of(kind)(file, dry_run=dry_run, region_code=region_code, actor="cli",
+                                           on_progress=progress)
         except SpreadsheetError as error:
             raise click.ClickException(error.message) from None
         write_report(report, report_path)
@@ -145,7 +147,7 @@ def register(app: Flask) -> None:
         click.echo(json.dumps({"kind": kind, "dry_run": dry_run, **counts}, ensure_ascii=False))
 
     @app.cli.command("import-template")
-    @click.argument("kind", type=click.Choice(["residents"]))
+    @click.argument("kind", type=click.Choice(IMPORT_KINDS))
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
     def import_template(kind: str, path: Path | None):
         """Write the template of a kind of import: .xlsx (with a sheet of allowed values) or .csv."""

@@ -90,19 +90,26 @@ def _condition_exists() -> Conflict:
     return Conflict("该居民已登记此慢病", code="condition_exists")
 
 
-def register_condition(principal: Principal, resident_id: str, data: dict) -> Condition:
-    resident = scope.visible_resident(principal, resident_id)
-    today = clock.today()
+def condition_date_errors(data: dict, birth_date: date, today: date) -> dict:
+    """What is wrong with a registration's dates (the county import checks its rows with it too)."""
     registered_on = data.get("registered_on") or today
     errors: dict = {}
     if data["diagnosed_on"] > today:
         errors["diagnosed_on"] = ["不能晚于今天"]
-    elif data["diagnosed_on"] < resident.birth_date:
+    elif data["diagnosed_on"] < birth_date:
         errors["diagnosed_on"] = ["不能早于出生日期"]
     if registered_on > today:
         errors["registered_on"] = ["不能晚于今天"]
     elif registered_on < data["diagnosed_on"]:
         errors["registered_on"] = ["不能早于确诊日期"]
+    return errors
+
+
+def register_condition(principal: Principal, resident_id: str, data: dict) -> Condition:
+    resident = scope.visible_resident(principal, resident_id)
+    today = clock.today()
+    registered_on = data.get("registered_on") or today
+    errors = condition_date_errors(data, resident.birth_date, today)
     if errors:
         raise ValidationFailed(errors)
     active = db.session.scalar(sa.select(Condition.id).where(

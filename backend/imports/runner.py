@@ -226,10 +226,11 @@ def _run_batch(importer: Importer, batch: list[Row], seen: set, report: Report, 
             continue
         seen.add(row.key)
         valid.append(row)
+    refused = [row for row in batch if row.problems]
     written = importer.write(valid, dry_run)
     report.imported += written.imported
     report.already_on_file += written.already_on_file
-    for row in sorted([r for r in batch if r.problems] + written.refused, key=lambda r: r.number):
+    for row in sorted(refused + written.refused, key=lambda r: r.number):
         reject(report, importer.columns, row)
 
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from backend.imports.columns import KINDS, Column
 
-SHEET_TITLES = {"residents": "居民健康档案"}
+SHEET_TITLES = {"residents": "居民健康档案", "conditions": "慢病管理登记", "contracts": "签约服务协议",
+                "follow-ups": "慢病随访记录"}
 HELP_TITLE = "填写说明"
 # Columns Excel would turn into numbers (losing an identity number's last digits) are text.
-_TEXT_FIELDS = {"id_number", "phone", "region_code"}
+_TEXT_FIELDS = {"id_number", "phone", "region_code", "package_codes"}
 
 
 def write_template(kind: str, path: Path) -> None:
