@@ -161,6 +161,25 @@ def register(app: Flask) -> None:
             for row in help_rows(KINDS[kind])[1:]:
                 click.echo("  " + "：".join(row[:1]) + f"（{row[1]}）{row[2]}")
 
+    @app.cli.command("import-demo-files")
+    @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+    @click.option("--residents", default=200, show_default=True, type=click.IntRange(1, 100000),
+                  help="how many new residents the files hold")
+    @click.option("--seed", default=2025, show_default=True, type=int)
+    def import_demo_files(directory: Path, residents: int, seed: int):
+        """Write files to try `import` on: new residents of the demo county and their records."""
+        from backend.imports.demo import FILES, NotLoaded, write_demo_files
+
+        try:
+            written = write_demo_files(directory, residents, seed)
+        except NotLoaded as error:
+            raise click.ClickException(str(error)) from None
+        for kind, name in FILES.items():
+            click.echo(f"wrote {directory / name}: {written.rows[kind]} 行，其中 {written.bad[kind]} 行有意写错")
+        click.echo("按顺序导入（每个文件先加 --dry-run 试运行，查看 文件名.errors.csv；后面的文件要等前面的导入后才能检查）：")
+        for kind, name in FILES.items():
+            click.echo(f"  flask --app wsgi import {kind} {directory / name} --region-code 220802000000")
+
     @app.cli.command("openapi")
     @click.option("--check", is_flag=True, help="fail when api_docs/openapi.json differs from the code")
     @click.option("--output", type=click.Path(path_type=Path), default=OPENAPI_FILE, show_default=True)

@@ -467,3 +467,51 @@ def test_each_kind_has_a_template_with_its_allowed_values(app, county, tmp_path,
     if kind == "follow-ups":
         assert set(FOLLOW_UP_HEADERS) <= set(written) and "此次随访分类" not in written
     assert {row[0] for row in notes.iter_rows(min_row=2, max_row=len(written) + 1, values_only=True)} == set(written)
+
+
+# The demo county's files
+
+def test_the_demo_files_import_their_good_rows_into_the_demo_county(app, tmp_path, client):
+    import random
+
+    from faker import Faker
+
+    from backend.demo import DEMO_PASSWORD
+    from backend.demo.directory import load_directory
+    from backend.imports import importer_of
+    from backend.imports.demo import FILES, write_demo_files
+    from tests.factories import login
+
+    clock.freeze(clock.parse_moment(TODAY))
+    fake = Faker("zh_CN")
+    fake.seed_instance(1)
+    load_directory(random.Random(1), fake, DEMO_PASSWORD, clock.today())
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["import-demo-files", str(tmp_path), "--residents", "60"])
+    assert result.exit_code == 0, result.output
+    first = {name: (tmp_path / name).read_bytes() for name in FILES.values()}
+    written = write_demo_files(tmp_path, 60)  # the same seed writes the same files
+    assert {name: (tmp_path / name).read_bytes() for name in FILES.values()} == first
+    assert written.rows["residents"] == 68 and min(written.rows.values()) > 10
+    with pytest.raises(UnicodeDecodeError):
+        first["conditions.csv"].decode("utf-8")  # GB18030, as Excel writes it
+    for kind, name in FILES.items():
+        dry = importer_of(kind)(tmp_path / name, dry_run=True, region_code=COUNTY)
+        report = importer_of(kind)(tmp_path / name, region_code=COUNTY)
+        good = written.rows[kind] - written.bad[kind]
+        assert dry.counts() == report.counts() == {"read": written.rows[kind], "imported": good, "already_on_file": 0,
+                                                   "rejected": written.bad[kind]}, kind
+        assert len({r.row for r in report.rejections}) == written.bad[kind]
+    for kind, name in FILES.items():
+        again = importer_of(kind)(tmp_path / name, region_code=COUNTY)
+        assert again.counts()["imported"] == 0 and again.counts()["already_on_file"] > 0
+    assert count(FollowUp) == written.rows["follow-ups"] - written.bad["follow-ups"]
+    headers = login(client, "county-admin", DEMO_PASSWORD)
+    patients = client.get("/api/v1/residents?group=hypertension&page_size=100", headers=headers).get_json()
+    assert patients["total"] == db.session.scalar(sa.select(sa.func.count()).select_from(Condition).where(
+        Condition.disease == "hypertension")) > 0
+    # Each patient is due when the latest imported visit says, or 14 days after registration.
+    for condition in db.session.scalars(sa.select(Condition)):
+        latest = db.session.scalars(sa.select(FollowUp).where(FollowUp.condition_id == condition.id)
+                                    .order_by(FollowUp.visited_on.desc())).first()
+        assert condition.next_due_on == (latest.next_due_on if latest else rules.first_due_on(condition.registered_on))
