@@ -515,3 +515,24 @@ def test_the_demo_files_import_their_good_rows_into_the_demo_county(app, tmp_pat
         latest = db.session.scalars(sa.select(FollowUp).where(FollowUp.condition_id == condition.id)
                                     .order_by(FollowUp.visited_on.desc())).first()
         assert condition.next_due_on == (latest.next_due_on if latest else rules.first_due_on(condition.registered_on))
+
+
+def test_the_templates_example_rows_import_one_after_another_into_the_demo_county(app, tmp_path):
+    import random
+
+    from faker import Faker
+
+    from backend.demo import DEMO_PASSWORD
+    from backend.demo.directory import load_directory
+    from backend.imports import importer_of
+
+    clock.freeze(clock.parse_moment(TODAY))
+    load_directory(random.Random(1), Faker("zh_CN"), DEMO_PASSWORD, clock.today())
+    db.session.commit()
+    for kind in ("residents", "conditions", "contracts", "follow-ups"):
+        path = tmp_path / f"{kind}.xlsx"
+        assert app.test_cli_runner().invoke(args=["import-template", kind, str(path)]).exit_code == 0
+        report = importer_of(kind)(path, region_code=COUNTY)
+        assert (report.counts()["imported"], lines(report)) == (1, []), kind
+    visit = db.session.scalar(sa.select(FollowUp))
+    assert (visit.sbp, visit.dbp, visit.classification, visit.symptoms) == (150, 95, "uncontrolled", ["dizziness"])

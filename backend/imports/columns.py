@@ -76,13 +76,13 @@ CONDITIONS = (
 
 CONTRACTS = (
     _ID_NUMBER,
-    Column("签约团队", "team", True, "团队名称（与系统中一致）或团队 id；须服务居民所在的村（社区）", "平安镇家医一队"),
+    Column("签约团队", "team", True, "团队名称（与系统中一致）或团队 id；须服务居民所在的村（社区）", "平台镇家庭医生一队"),
     Column("服务包", "package_codes", True, "服务包代码或名称，多个用“；”或“,”分隔；须为该团队提供的服务包",
            "basic"),
     Column("签约日期", "signed_on", True, "YYYY-MM-DD、YYYY/M/D 或 Excel 日期；不晚于今天", "2025-03-01"),
     Column("开始日期", "start_date", False, "服务开始日期，同上格式；不早于签约日期、不晚于签约后90天；可为空（即签约日期）",
            "2025-03-01"),
-    Column("签约医生", "doctor", False, "团队成员的姓名，可为空", "王医生"),
+    Column("签约医生", "doctor", False, "团队成员的姓名（同名时填其 id），可为空", ""),
 )
 
 FOLLOW_UPS = (
