@@ -60,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.exams.routes import blp as exams_blp
     from backend.followups.routes import blp as followups_blp
     from backend.fulfilment.routes import blp as fulfilment_blp
+    from backend.imports.routes import blp as imports_blp
     from backend.notifications.routes import blp as notifications_blp
     from backend.records.routes import blp as records_blp
     from backend.referrals.routes import blp as referrals_blp
@@ -75,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(auth_blp, url_prefix=API_PREFIX)
     api.register_blueprint(directory_public, url_prefix=API_PREFIX)
     api.register_blueprint(directory_admin, url_prefix=API_PREFIX + "/admin")
+    api.register_blueprint(imports_blp, url_prefix=API_PREFIX + "/admin")
     api.register_blueprint(residents_blp, url_prefix=API_PREFIX)
     api.register_blueprint(my_residents_blp, url_prefix=API_PREFIX)
     api.register_blueprint(contracts_blp, url_prefix=API_PREFIX)

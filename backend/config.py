@@ -53,6 +53,7 @@ class Settings:
     access_token_minutes: int
     capacity_per_doctor: int
     controlled_interval_days: int
+    import_max_bytes: int = 256 * 1024 * 1024
 
 
 def load_settings(instance_path: str | Path, environ: dict | None = None) -> Settings:
@@ -106,6 +107,7 @@ def load_settings(instance_path: str | Path, environ: dict | None = None) -> Set
         access_token_minutes=int(env.get("JIAYI_ACCESS_TOKEN_MINUTES") or 120),
         capacity_per_doctor=int(env.get("JIAYI_CAPACITY_PER_DOCTOR") or 2000),
         controlled_interval_days=int(env.get("JIAYI_CONTROLLED_INTERVAL_DAYS") or 90),
+        import_max_bytes=int(env.get("JIAYI_IMPORT_MAX_MB") or 256) * 1024 * 1024,
     )
 
 

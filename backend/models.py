@@ -13,3 +13,4 @@ from backend.fulfilment.models import Call, ServiceDelivery  # noqa: F401
 from backend.referrals.models import Referral  # noqa: F401
 from backend.exams.models import HealthCheck  # noqa: F401
 from backend.sync.models import ResidentMove  # noqa: F401
+from backend.imports.models import ImportRejection, ImportRun  # noqa: F401
