@@ -5,7 +5,7 @@ line, is recorded: who imported which file, when, into which region, with what c
 refused rows (masked values) are the report the importer downloads.
 
 Revision ID: 0018_import_runs
-Revises: 0016_call_client_id
+Revises: 0017_sync
 Create Date: 2026-12-03 17:50:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_import_runs"
-down_revision = "0016_call_client_id"
+down_revision = "0017_sync"
 branch_labels = None
 depends_on = None
 
