@@ -1,6 +1,7 @@
 """Operator commands: `flask --app wsgi <command>`."""
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -117,11 +118,14 @@ def register(app: Flask) -> None:
                   help="where the rejected rows go, as CSV (default: FILE.errors.csv)")
     def import_file(kind: str, file: Path, dry_run: bool, region_code: str | None, report_path: Path | None):
         """Import a county's records from an .xlsx or .csv file (a record already on file is skipped)."""
-        from backend.imports import importer_of
+        from backend.imports import service
         from backend.imports.files import SpreadsheetError, estimate_rows
 
         report_path = report_path or file.with_name(file.name + ".errors.csv")
         _audit_shown_on_stderr()
+        # Recorded in import_runs as the API's imports are: who ran it, when, with what result.
+        run = service.record_run(kind, file, dry_run=dry_run, region_code=region_code,
+                                 actor=f"cli:{getpass.getuser()}")
         try:
             with click.progressbar(length=estimate_rows(file) or 1, label="导入" if not dry_run else "检查",
                                    file=sys.stderr) as bar:
@@ -132,8 +136,7 @@ def register(app: Flask) -> None:
                     bar.update(read - done)
                     done = read
 
-                report = importer_of(kind)(file, dry_run=dry_run, region_code=region_code, actor="cli",
-                                           on_progress=progress)
+                report = service.execute(run.id, file, on_progress=progress)
         except SpreadsheetError as error:
             raise click.ClickException(error.message) from None
         write_report(report, report_path)
@@ -199,15 +202,11 @@ def register(app: Flask) -> None:
 
 def write_report(report, path: Path) -> None:
     """The rejected rows (and unknown columns) as CSV for Excel: UTF-8 with a byte-order mark."""
-    import csv
+    from backend.imports.report import csv_chunks, lines_of
 
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["行号", "列", "值", "原因"])
-        for header in report.unknown_columns:
-            writer.writerow([1, header, "", "未识别的列，已忽略"])
-        for rejection in report.rejections:
-            writer.writerow([rejection.row, rejection.column, rejection.value or "", rejection.reason])
+    with path.open("w", encoding="utf-8", newline="") as out:
+        for chunk in csv_chunks(lines_of(report)):
+            out.write(chunk)
 
 
 def _audit_shown_on_stderr() -> None:

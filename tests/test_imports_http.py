@@ -198,3 +198,21 @@ def test_unknown_runs_are_404_and_a_bad_report_format_is_422(client, county):
     run = finished(client, headers, upload(client, headers, csv_bytes([good(1)])).get_json()["id"])
     bad = client.get(f"{URL}/{run['id']}/report?format=pdf", headers=headers)
     assert bad.status_code == 422 and "format" in bad.get_json()["errors"]
+
+
+def test_an_import_from_the_command_line_is_in_the_audit_trail_too(app, client, county, tmp_path):
+    path = tmp_path / "平安镇居民.csv"
+    path.write_bytes(csv_bytes([good(1), good(2)]))
+    result = app.test_cli_runner().invoke(args=["import", "residents", str(path), "--region-code", TOWNSHIP_A])
+    assert result.exit_code == 0, result.output
+    trail = client.get(URL, headers=county.headers(client, "county_admin")).get_json()["items"]
+    assert len(trail) == 1
+    run = trail[0]
+    assert (run["source"], run["file_name"], run["status"], run["imported"], run["region_code"]) == \
+        ("cli", "平安镇居民.csv", "succeeded", 2, TOWNSHIP_A)
+    assert run["submitted_by"] is None and run["actor"].startswith("cli:")
+    bad = tmp_path / "坏.csv"
+    bad.write_bytes(b"")
+    assert app.test_cli_runner().invoke(args=["import", "residents", str(bad)]).exit_code != 0
+    failed = client.get(URL, headers=county.headers(client, "root")).get_json()["items"][0]
+    assert (failed["status"], failed["error"]) == ("failed", "文件为空")

@@ -12,6 +12,14 @@ UNKNOWN_COLUMN = "未识别的列，已忽略"
 Line = tuple[int, str, str, str]
 
 
+def lines_of(report) -> Iterator[Line]:
+    """A run's report (runner.Report) as lines: the unknown columns, then each refused row's problems."""
+    for header in report.unknown_columns:
+        yield 1, header, "", UNKNOWN_COLUMN
+    for rejection in report.rejections:
+        yield rejection.row, rejection.column, rejection.value or "", rejection.reason
+
+
 def csv_chunks(lines: Iterable[Line], rows_per_chunk: int = 2000) -> Iterator[str]:
     """The report as CSV text, a chunk at a time (a report of a large file is streamed)."""
     buffer = io.StringIO()

@@ -21,6 +21,7 @@ from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.imports.files import SpreadsheetError, estimate_rows
 from backend.imports.models import ImportRejection, ImportRun
+from backend.imports.report import lines_of
 from backend.imports.runner import Report
 from backend.unit_of_work import unit_of_work
 
@@ -164,11 +165,8 @@ def finish(run_id: str, status: str, *, report: Report | None = None, error: str
     if report is not None:
         values.update(report.counts(), rows_read=report.read, unknown_columns=report.unknown_columns)
         values.pop("read")
-        rows = [{"run_id": run_id, "seq": n, "row": 1, "column": header[:64], "value": None,
-                 "reason": "未识别的列，已忽略"} for n, header in enumerate(report.unknown_columns)]
-        rows += [{"run_id": run_id, "seq": len(rows) + n, "row": r.row, "column": r.column[:64],
-                  "value": (r.value or "")[:255] or None, "reason": r.reason[:255]}
-                 for n, r in enumerate(report.rejections)]
+        rows = [{"run_id": run_id, "seq": n, "row": row, "column": column[:64], "value": value[:255] or None,
+                 "reason": reason[:255]} for n, (row, column, value, reason) in enumerate(lines_of(report))]
         for start_at in range(0, len(rows), 5000):
             db.session.execute(sa.insert(ImportRejection), rows[start_at:start_at + 5000])
     db.session.execute(sa.update(ImportRun).where(ImportRun.id == run_id).values(**values))
