@@ -464,3 +464,29 @@ def test_the_page_reports_the_server_time_and_the_team(client, world):
     assert page["team_id"] == world["team"]
     assert page["server_time"] == clock.now().isoformat()
     assert page["has_more"] is False
+
+
+def test_each_kind_is_dumped_exactly_as_its_schema_dumps_it(client, world):
+    from backend.contracts.models import Contract
+    from backend.followups.models import Condition, FollowUp
+    from backend.fulfilment.models import Call
+    from backend.sync import service
+
+    ok(client.post(f"/api/v1/contracts/{world['contract']['id']}/terminate", headers=world["doctor"],
+                   json={"reason": "居民要求解约"}))
+    ok(client.patch(f"/api/v1/residents/{world['elder'].id}", headers=world["doctor"],
+                    json={"groups": ["disabled"], "address": None}))
+    db.session.expire_all()
+    for model, schema, views in (
+            (FollowUp, service.FollowUpSchema, service.follow_up_views),
+            (Contract, service.ContractSchema, service.contract_views),
+            (Call, service.CallSchema, lambda rows: [service.call_view(c) for c in rows]),
+            (Condition, service.ConditionSchema, list),
+            (ServiceDelivery, service.DeliverySchema, list)):
+        rows = views(list(db.session.scalars(sa.select(model))))
+        assert service.dumper(schema)(rows) == schema(many=True).dump(rows)
+    residents = list(db.session.scalars(sa.select(service.Resident)))
+    views = service.resident_views(residents)
+    for view in views:
+        view["group_history"] = []
+    assert service.dumper(service.ResidentDetailSchema)(views) == service.ResidentDetailSchema(many=True).dump(views)

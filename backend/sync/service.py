@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from backend import clock
 from backend.auth.principal import Principal
@@ -46,6 +47,7 @@ from backend.residents.schemas import ResidentDetailSchema
 from backend.residents.scope import in_areas
 from backend.residents.service import resident_views
 from backend.security.audit import record_access
+from backend.sync.dump import dumper
 from backend.sync.models import ResidentMove
 
 KINDS = ("resident", "condition", "follow_up", "contract", "service", "call")
@@ -115,19 +117,27 @@ def _prefixes(team: Team) -> set[str]:
     return {p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)}
 
 
+def _live(contract, today: date) -> sa.ColumnElement[bool]:
+    """Pending, or active and not past its end."""
+    return sa.or_(contract.status == "pending", sa.and_(contract.status == "active", contract.end_date >= today))
+
+
 class Window:
     """The SQL of one page: the team's scope today, and what changed in ``(since, upto]``."""
 
     def __init__(self, team: Team, cursor: Cursor, today: date):
         self.team, self.since, self.upto, self.today = team, cursor.since, cursor.upto, today
         self.prefixes = _prefixes(team)
-        self.live = sa.or_(Contract.status == "pending",
-                           sa.and_(Contract.status == "active", Contract.end_date >= today))
-        held = sa.select(Contract.resident_id).where(Contract.team_id == team.id, self.live)
-        left = sa.exists().where(Call.resident_id == Resident.id, Call.confirmation == "confirmed",
-                                 Call.outcome.in_(LEAVING))
-        self.in_scope = sa.and_(sa.or_(self.in_area(Resident.region_code), Resident.id.in_(held)), ~left)
-        self.resident_ids = sa.select(Resident.id).where(self.in_scope)
+        self.live = _live(Contract, today)
+        # Checked on the resident row (correlated): an incremental page looks up the few residents
+        # of its changed rows by key; a first sync reads the team's residents once (hashed). Aliased,
+        # so that a page of contracts or calls does not correlate them with its own rows.
+        contract, call = orm.aliased(Contract), orm.aliased(Call)
+        held = sa.exists().where(contract.resident_id == Resident.id, contract.team_id == team.id,
+                                 _live(contract, today))
+        left = sa.exists().where(call.resident_id == Resident.id, call.confirmation == "confirmed",
+                                 call.outcome.in_(LEAVING))
+        self.in_scope = sa.and_(sa.or_(self.in_area(Resident.region_code), held), ~left)
 
     def in_area(self, region_column) -> sa.ColumnElement[bool]:
         return in_areas(region_column, self.prefixes) if self.prefixes else sa.false()
@@ -142,7 +152,9 @@ class Window:
         signed up with the team (their older records are theirs to deliver too)."""
         moved_in = sa.select(ResidentMove.resident_id).where(
             ResidentMove.moved_at > self.since, self.in_area(ResidentMove.to_region))
+        # Signed in the window: created in it, so changed in it (read through the updated_at index).
         signed = sa.select(Contract.resident_id).where(Contract.team_id == self.team.id,
+                                                       Contract.updated_at > self.since,
                                                        Contract.created_at > self.since)
         return sa.union(moved_in, signed)
 
@@ -171,10 +183,11 @@ class Window:
 
 # One page of each phase: (id, model row) in id order, at most ``limit``
 
-def _page(statement: sa.Select, model, after: str, limit: int) -> list:
+def _page(statement: sa.Select, model, after: str, limit: int, rows: bool = False) -> list:
     if after:
         statement = statement.where(model.id > after)
-    return list(db.session.scalars(statement.order_by(model.id).limit(limit)))
+    statement = statement.order_by(model.id).limit(limit)
+    return db.session.execute(statement).all() if rows else list(db.session.scalars(statement))
 
 
 def _residents(w: Window, after: str, limit: int) -> list:
@@ -182,15 +195,19 @@ def _residents(w: Window, after: str, limit: int) -> list:
 
 
 def _owned(model):
+    """A kind that belongs to a resident and is shown from its own columns: read as rows (their
+    columns are attributes, as the view builders read them), without the ORM's work per object."""
     def rows(w: Window, after: str, limit: int) -> list:
-        return _page(sa.select(model).where(model.resident_id.in_(w.resident_ids), w.candidates(model)),
-                     model, after, limit)
+        return _page(sa.select(*model.__table__.columns).join(Resident, Resident.id == model.resident_id)
+                     .where(w.in_scope, w.candidates(model)), model, after, limit, rows=True)
     return rows
 
 
 def _contracts(w: Window, after: str, limit: int) -> list:
-    return _page(sa.select(Contract).where(Contract.team_id == w.team.id, w.live,
-                                           Contract.resident_id.in_(w.resident_ids), w.candidates(Contract)),
+    # A contract's view shows its packages, not the items owed (read by the fulfilment endpoints).
+    return _page(sa.select(Contract).options(orm.lazyload(Contract.items))
+                 .join(Resident, Resident.id == Contract.resident_id)
+                 .where(Contract.team_id == w.team.id, w.live, w.in_scope, w.candidates(Contract)),
                  Contract, after, limit)
 
 
@@ -205,8 +222,8 @@ def _removed_residents(w: Window, after: str, limit: int) -> list:
     moved_out = sa.select(ResidentMove.resident_id).where(
         ResidentMove.moved_at > w.since, w.in_area(ResidentMove.from_region))
     tied = sa.or_(Call.team_id == w.team.id,
-                  Call.resident_id.in_(sa.select(Resident.id).where(w.in_area(Resident.region_code))),
-                  Call.resident_id.in_(sa.select(Contract.resident_id).where(Contract.team_id == w.team.id)))
+                  sa.exists().where(Resident.id == Call.resident_id, w.in_area(Resident.region_code)),
+                  sa.exists().where(Contract.resident_id == Call.resident_id, Contract.team_id == w.team.id))
     left = sa.select(Call.resident_id).where(Call.confirmation == "confirmed", Call.outcome.in_(LEAVING),
                                              w.changed(Call.updated_at), tied)
     ended = sa.select(Contract.resident_id).where(w.ended())
@@ -253,16 +270,24 @@ def _resident_data(residents: list[Resident]) -> list[dict]:
         history[tag.resident_id].append({"group": tag.group, "set_on": tag.set_on, "removed_on": tag.removed_on})
     for view in views:
         view["group_history"] = history[view["id"]]
-    return ResidentDetailSchema(many=True).dump(views)
+    return _dump_residents(views)
 
+
+# Each kind's response schema, compiled (dump.py): the same output as its GET endpoint's dump.
+_dump_residents = dumper(ResidentDetailSchema)
+_dump_conditions = dumper(ConditionSchema)
+_dump_follow_ups = dumper(FollowUpSchema)
+_dump_contracts = dumper(ContractSchema)
+_dump_services = dumper(DeliverySchema)
+_dump_calls = dumper(CallSchema)
 
 VIEWS = {
     "resident": _resident_data,
-    "condition": lambda rows: ConditionSchema(many=True).dump(rows),
-    "follow_up": lambda rows: FollowUpSchema(many=True).dump(follow_up_views(rows)),
-    "contract": lambda rows: ContractSchema(many=True).dump(contract_views(rows)),
-    "service": lambda rows: DeliverySchema(many=True).dump(rows),
-    "call": lambda rows: CallSchema(many=True).dump([call_view(c) for c in rows]),
+    "condition": _dump_conditions,
+    "follow_up": lambda rows: _dump_follow_ups(follow_up_views(rows)),
+    "contract": lambda rows: _dump_contracts(contract_views(rows)),
+    "service": _dump_services,
+    "call": lambda rows: _dump_calls([call_view(c) for c in rows]),
 }
 
 _REMOVED_CONTRACT_REASONS = ("rejected", "cancelled", "terminated", "expired")
@@ -293,10 +318,13 @@ def sync_page(principal: Principal, team_id: str, cursor_text: str | None, limit
     changes: list[dict] = []
     removals: list[dict] = []
     resident_ids: list[str] = []
+    loaded: list = []  # the page's ORM objects (the other kinds are read as rows)
     phase, after, room = cursor.phase, cursor.after, limit
     while phase < len(phases) and room > 0:
         kind = phases[phase]
         rows = FETCH[kind](window, after, room)
+        if kind in ("resident", "contract"):
+            loaded += rows
         if kind in KINDS:
             for row, data in zip(rows, VIEWS[kind](rows)):
                 changes.append({"kind": kind, "id": row.id, "updated_at": _civil(row.updated_at), "data": data})
@@ -311,9 +339,14 @@ def sync_page(principal: Principal, team_id: str, cursor_text: str | None, limit
             phase, after, room = phase + 1, "", room - len(rows)
     has_more = phase < len(phases)
     following = replace(cursor, phase=phase, after=after) if has_more else Cursor(cursor.upto - REWIND, None)
+    team_id = team.id
+    # The page is built: its objects need not be expired by the access log's commit, one by one.
+    for row in loaded:
+        if row in db.session:
+            db.session.expunge(row)
     # The residents' data leaves only once its reads are logged (committed).
     record_access(principal, resident_ids, action)
-    return {"team_id": team.id, "changes": changes, "removals": removals, "cursor": encode(team.id, following),
+    return {"team_id": team_id, "changes": changes, "removals": removals, "cursor": encode(team_id, following),
             "has_more": has_more, "server_time": _civil(now)}
 
 
