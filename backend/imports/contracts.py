@@ -186,7 +186,7 @@ class ContractImporter(RecordImporter):
             resident_id=checked["resident"].id, team_id=checked["team"].id, doctor_id=checked["doctor_id"],
             status=rules.effective_status("active", end, today), start_date=start, end_date=end,
             ended_on=end if end < today else None, created_by_kind="import", created_by_id=self.actor[:36],
-            decided_by_id=self.actor[:36], decided_at=signed_at, created_at=signed_at)
+            decided_at=signed_at, created_at=signed_at)
         price_contract(contract, checked["packages"])
         owe_items(contract, checked["packages"], checked["resident"], today)
         return contract

@@ -23,7 +23,6 @@ from backend.demo.directory import COUNTY_CODE, team_finder
 from backend.demo.residents import GIVEN_FEMALE, GIVEN_MALE
 from backend.directory.models import Region, Team
 from backend.extensions import db
-from backend.followups.rules import first_due_on
 from backend.imports.columns import CONDITIONS, CONTRACTS, FOLLOW_UPS, RESIDENTS
 from backend.residents.models import Resident
 from backend.security.fields import blind_index

@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from backend import clock
 from backend.auth.principal import Principal
 from backend.directory.regions import is_within
 from backend.extensions import db
@@ -16,7 +17,6 @@ from backend.imports.runner import Importer, Row, date_of, text_of
 from backend.residents.models import Resident
 from backend.security.fields import blind_index
 from backend.security.identity import InvalidIdNumber, normalize_id_number
-from backend import clock
 
 NOT_ON_FILE = "该身份证号的居民未建档，请先导入居民"
 OUT_OF_SCOPE = "该居民不在导入范围内"
