@@ -84,20 +84,25 @@ def main(argv: list[str] | None = None) -> int:
     finished = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True)
     seconds = time.monotonic() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mib, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    with open("/proc/loadavg") as loadavg:
+        load = float(loadavg.read().split()[1])  # the 5-minute load while it ran: other work slows it
     if finished.returncode != 0:
         print(finished.stdout)
         print("the import failed", file=sys.stderr)
         return 1
     counts = json.loads(finished.stdout.strip().splitlines()[-1])
     result = {"rows": args.rows, "seconds": round(seconds, 1), "rows_per_second": round(args.rows / seconds),
+              "importer_cpu_seconds": round(cpu, 1), "load_average_5min": load, "cpus": os.cpu_count(),
               "peak_mib": round(peak_mib), "counts": counts,
               "time_met": seconds <= BUDGET_SECONDS * args.rows / 600_000, "memory_met": peak_mib <= BUDGET_MIB}
     print(f"\n{'rows':>10} {'seconds':>8} {'rows/s':>8} {'peak MiB':>9}  budget (600,000 rows: 600 s, 1024 MiB)")
     print(f"{args.rows:>10,} {seconds:>8.1f} {result['rows_per_second']:>8,} {peak_mib:>9.0f}  "
           f"time {'met' if result['time_met'] else 'MISSED'}, memory {'met' if result['memory_met'] else 'MISSED'}")
     print(f"imported {counts['imported']:,}, already on file {counts['already_on_file']:,}, "
-          f"rejected {counts['rejected']:,}")
+          f"rejected {counts['rejected']:,}; the importer's own CPU {cpu:.0f} s; "
+          f"load average {load:.1f} on {os.cpu_count()} CPUs")
     RESULTS.mkdir(exist_ok=True)
     name = f"import-{time.strftime('%Y%m%dT%H%M%S')}{'-' + args.label if args.label else ''}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
