@@ -536,3 +536,12 @@ def test_the_templates_example_rows_import_one_after_another_into_the_demo_count
         assert (report.counts()["imported"], lines(report)) == (1, []), kind
     visit = db.session.scalar(sa.select(FollowUp))
     assert (visit.sbp, visit.dbp, visit.classification, visit.symptoms) == (150, 95, "uncontrolled", ["dizziness"])
+
+
+def test_numbers_written_with_a_fraction_of_zero_are_whole_numbers(patients):
+    report = import_follow_ups(io.BytesIO(table(FOLLOW_UP_HEADERS, [visit(sbp="152.0", dbp=" 93 ", heart_rate="78.5")])))
+    assert lines(report) == [(2, "心率", "78.5", "应为整数")]
+    report = import_follow_ups(io.BytesIO(table(FOLLOW_UP_HEADERS, [visit(sbp="152.0", dbp=" 93 ")])))
+    assert report.counts()["imported"] == 1
+    stored = db.session.scalar(sa.select(FollowUp).where(FollowUp.visited_on == date(2025, 3, 10)))
+    assert (stored.sbp, stored.dbp) == (152, 93)

@@ -142,7 +142,7 @@ def number_of(value):
     if not _NUMBER.fullmatch(text):
         return text
     number = float(text)
-    return int(number) if number.is_integer() and "." not in text else number
+    return int(number) if number.is_integer() else number  # "150.0", as some exports write it, is 150
 
 
 def split_list(value, separators: str = "、,，;；") -> list[str]:
