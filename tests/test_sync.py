@@ -490,3 +490,16 @@ def test_each_kind_is_dumped_exactly_as_its_schema_dumps_it(client, world):
     for view in views:
         view["group_history"] = []
     assert service.dumper(service.ResidentDetailSchema)(views) == service.ResidentDetailSchema(many=True).dump(views)
+
+
+def test_a_client_that_takes_gzip_gets_the_same_page_gzipped(client, world):
+    import gzip
+
+    plain = sync(client, world["doctor"], world["team"])
+    zipped = client.get(f"/api/v1/sync/teams/{world['team']}", headers={**world["doctor"], "Accept-Encoding": "gzip"})
+    assert zipped.status_code == 200 and zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    body = json.loads(gzip.decompress(zipped.get_data()))
+    assert len(zipped.get_data()) < len(plain.get_data()) / 2
+    assert keys(body["changes"]) == keys(plain.get_json()["changes"])
+    assert "Content-Encoding" not in plain.headers

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import marshmallow as ma
 from marshmallow import fields, validate
 
 from backend.common import Schema, Timestamp
@@ -7,6 +8,9 @@ from backend.sync.service import DEFAULT_LIMIT, KINDS, MAX_LIMIT
 
 
 class SyncQuerySchema(Schema):
+    class Meta:
+        unknown = ma.EXCLUDE  # as the list endpoints' query strings
+
     cursor = fields.String(validate=validate.Length(min=1, max=2000),
                            metadata={"description": "上一页返回的 cursor；不带则从头完整同步"})
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT),
