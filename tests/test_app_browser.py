@@ -306,3 +306,89 @@ def test_a_day_worked_offline_reaches_the_server_once_and_a_refusal_is_corrected
     assert not any(name in text for name in names)
     page.reload()
     expect(page.locator("#login")).to_be_visible()
+
+
+def test_a_login_that_expired_offline_asks_for_the_password_and_the_queue_waits(server, phone, client, app):
+    url, _ = server
+    headers = login(client, "t03-v1", PASSWORD)
+    resident = due_items(client, headers)[0]["resident"]
+    # Tokens of this phone's first login live 20 seconds.
+    app.config["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(seconds=20)
+    context, page = phone()
+    logged_in_at = time.monotonic()
+    log_in(page)
+    app.config["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(hours=2)
+    synced(page)
+
+    context.set_offline(True)
+    page.goto(f"{url}/app/#call/{resident['id']}")
+    page.check("input[name=outcome][value=reached_will_visit]")
+    page.click("#save")
+    expect(page.locator(".card-head")).to_be_visible()
+
+    # Logging out with an entry unsent asks first; saying no keeps everything.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#logout")
+    page.click("#tabs a[data-tab=queue]")
+    expect(page.locator("#waiting li[data-status=waiting]")).to_have_count(1)
+
+    page.wait_for_timeout(max(0, 21 - (time.monotonic() - logged_in_at)) * 1000)
+    context.set_offline(False)
+    expect(page.locator("#relogin")).to_be_visible(timeout=15000)
+    expect(page.locator("#relogin-username")).to_have_value("t03-v1")
+    expect(page.locator("#waiting li[data-status=waiting]")).to_have_count(1)
+    assert stored(Call, resident_id=resident["id"], outcome="reached_will_visit") == []
+    page.fill("#relogin-password", "not-the-password")
+    page.click("#relogin-button")
+    expect(page.locator("#relogin-error")).to_have_text("密码错误")
+    page.fill("#relogin-password", PASSWORD)
+    page.click("#relogin-button")
+    expect(page.locator("#relogin")).to_be_hidden()
+    expect(page.locator("#sent li[data-status=sent]")).to_have_count(1, timeout=20000)
+    assert len(stored(Call, resident_id=resident["id"], outcome="reached_will_visit")) == 1
+
+    # An entry still unsent when the doctor insists on logging out is discarded with the rest.
+    context.set_offline(True)
+    page.goto(f"{url}/app/#call/{resident['id']}")
+    page.check("input[name=outcome][value=reached_declined]")
+    page.click("#save")
+    expect(page.locator(".card-head")).to_be_visible()
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    assert "1 条记录没有发送" in asked[0]
+    left = storage_of(page)
+    assert all(sum(stores.values()) == 0 for stores in left["databases"].values()), left
+    context.set_offline(False)
+    assert stored(Call, resident_id=resident["id"], outcome="reached_declined") == []
+
+
+def test_the_shell_is_served_revalidated_under_a_policy_that_allows_only_its_own_files(client):
+    page = client.get("/app/")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-cache"
+    policy = page.headers["Content-Security-Policy"]
+    for directive in ("default-src 'self'", "script-src 'self'", "worker-src 'self'", "manifest-src 'self'",
+                      "connect-src 'self'"):
+        assert directive in policy
+    assert "unsafe" not in policy and "http" not in policy
+    assert client.get("/app").headers["Location"].endswith("/app/")
+    worker = client.get("/app/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    assert worker.headers["Cache-Control"] == "no-cache"
+    manifest = client.get("/app/manifest.webmanifest")
+    assert manifest.mimetype == "application/manifest+json"
+    app_manifest = manifest.get_json(force=True)
+    assert (app_manifest["scope"], app_manifest["start_url"], app_manifest["lang"]) == ("/app/", "/app/", "zh-CN")
+    sizes = set()
+    for icon in app_manifest["icons"]:
+        answer = client.get(icon["src"])
+        assert answer.status_code == 200 and answer.data.startswith(b"\x89PNG")
+        sizes.add(icon["sizes"])
+    assert {"192x192", "512x512"} <= sizes
+    # Every file the worker keeps for offline use is there; nothing of the API is among them.
+    shell = worker.get_data(as_text=True).split("const SHELL = [")[1].split("];")[0]
+    paths = [line.strip().strip('",') for line in shell.splitlines() if line.strip().startswith('"')]
+    assert paths and not any(p.startswith("/api/") for p in paths)
+    assert all(client.get(p).status_code == 200 for p in paths)
+    assert client.get("/app/static/../__init__.py").status_code == 404

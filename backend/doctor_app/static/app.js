@@ -321,9 +321,12 @@ function entryTitle(entry) {
   return `服务：${b.item_code} ${b.delivered_on}`;
 }
 
-function reasonOf(error) {
+function reasonOf(entry) {
+  const error = entry.error;
   const lines = [error.message || "服务器拒收"];
-  for (const [field, why] of Object.entries(error.errors || {})) lines.push(`${field}：${[].concat(why).join("；")}`);
+  for (const [field, why] of Object.entries(error.errors || {})) {
+    lines.push(`${forms.labelOf(FORMS[entry.kind].fields, field)}：${[].concat(why).join("；")}`);
+  }
   return lines.join("\n");
 }
 
@@ -335,7 +338,7 @@ async function renderQueue() {
         h("span", { class: "meta" }, L.KINDS[entry.kind])),
       h("div", { class: "meta" }, entryTitle(entry)));
     if (entry.status === "refused") {
-      li.append(h("p", { class: "reason" }, reasonOf(entry.error)));
+      li.append(h("p", { class: "reason" }, reasonOf(entry)));
       const fix = h("button", { type: "button", class: "fix" }, "修改后重发");
       fix.addEventListener("click", () => { location.hash = `#edit/${entry.seq}`; });
       li.append(h("div", { class: "actions" }, fix));

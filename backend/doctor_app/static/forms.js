@@ -121,7 +121,7 @@ function control(field, name, part) {
 function row(field, disease) {
   const hidden = field.only && field.only !== disease;
   const wrap = h("div", { class: "field", "data-field": field.name, hidden });
-  const required = field.required || field.requiredFor === disease;
+  const required = field.required || (field.requiredFor && field.requiredFor === disease);
   const label = h("label", { for: inputId(field.name, field.pair ? "now" : "") }, field.label + (required ? " *" : ""));
   if (field.type === "checks") {
     const box = h("div", { class: "checks", id: inputId(field.name) });
@@ -192,7 +192,7 @@ export function showDisease(form, fields, disease) {
     node.hidden = Boolean(field.only && field.only !== disease);
     const label = node.querySelector("label[for]");
     if (label && (field.requiredFor || field.required)) {
-      label.textContent = field.label + (field.required || field.requiredFor === disease ? " *" : "");
+      label.textContent = field.label + (field.required || (field.requiredFor && field.requiredFor === disease) ? " *" : "");
     }
   }
 }
@@ -234,7 +234,7 @@ export function read(form, fields, disease) {
   const fail = (name, why) => { (errors[name] = errors[name] || []).push(why); };
   for (const field of fields) {
     if (!field.name || (field.only && field.only !== disease)) continue;
-    const required = field.required || field.requiredFor === disease;
+    const required = field.required || (field.requiredFor && field.requiredFor === disease);
     if (field.type === "checks") {
       const codes = [...form.querySelectorAll(`input[name="${field.name}"]:checked`)].map((i) => i.value);
       if (codes.length) body[field.name] = codes;
@@ -342,4 +342,18 @@ export function showErrors(form, errors, rest) {
   if (rest) rest.textContent = unplaced.join("\n");
   const first = form.querySelector(".field.invalid");
   if (first) first.scrollIntoView({ block: "center" });
+}
+
+/* The form's label for a field path of the API's errors ("lifestyle.salt.now", "medications.0.dose"). */
+export function labelOf(fields, path) {
+  const field = fields.find((f) => f.name && (path === f.name || path.startsWith(f.name + ".")));
+  if (!field) return path;
+  const rest = path.slice(field.name.length + 1);
+  if (field.type === "medications" && rest) {
+    const [index, part] = rest.split(".");
+    const named = MEDICATION.find((m) => m.name === part);
+    return `${field.label}第${Number(index) + 1}条${named ? " " + named.label : ""}`;
+  }
+  if (field.pair && rest) return `${field.label}（${rest === "target" ? "目标" : "目前"}）`;
+  return field.label;
 }
