@@ -229,10 +229,12 @@ def login(base: str, username: str) -> dict:
     return {"Authorization": "Bearer " + response.json()["access_token"]}
 
 
-def get_page(session: requests.Session, url: str, headers: dict, cursor: str | None) -> tuple[dict, int, int]:
+def get_page(session: requests.Session, url: str, headers: dict, cursor: str | None,
+             limit: int | None = None) -> tuple[dict, int, int]:
     """One page: (body, bytes on the wire, bytes of JSON)."""
-    response = session.get(url, headers={**headers, "Accept-Encoding": "gzip"},
-                           params={"cursor": cursor} if cursor else None, stream=True, timeout=60)
+    params = {k: v for k, v in (("cursor", cursor), ("limit", limit)) if v is not None}
+    response = session.get(url, headers={**headers, "Accept-Encoding": "gzip"}, params=params, stream=True,
+                           timeout=60)
     wire = response.raw.read(decode_content=False)
     if response.status_code != 200:
         raise SystemExit(f"GET {response.url}: {response.status_code} {wire[:300]!r}")
@@ -240,11 +242,11 @@ def get_page(session: requests.Session, url: str, headers: dict, cursor: str | N
     return json.loads(text), len(wire), len(text)
 
 
-def full_sync(session, url, headers) -> dict:
+def full_sync(session, url, headers, limit: int | None = None) -> dict:
     started = time.perf_counter()
     cursor, pages, wire, text, changes = None, 0, 0, 0, 0
     while True:
-        body, w, t = get_page(session, url, headers, cursor)
+        body, w, t = get_page(session, url, headers, cursor, limit)
         pages, wire, text, changes = pages + 1, wire + w, text + t, changes + len(body["changes"])
         cursor = body["cursor"]
         if not body["has_more"]:
@@ -362,12 +364,13 @@ def main(argv: list[str] | None = None) -> int:
         full_sync(session, url, doctors[0])
         fulls = [full_sync(session, url, doctors[0]) for _ in range(args.full_runs)]
         cursor = fulls[-1]["cursor"]
+        fulls_1000 = [full_sync(session, url, doctors[0], 1000) for _ in range(args.full_runs)]
         written = a_days_writes(base, doctors, admin, data, random.Random(args.seed))
         incrementals = [incremental(session, url, doctors[0], cursor) for _ in range(args.incremental_runs)]
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
-    return report(args, data, fulls, written, incrementals)
+    return report(args, data, fulls, fulls_1000, written, incrementals)
 
 
 def _admin(base: str, username: str) -> dict:
@@ -385,8 +388,10 @@ def _admin(base: str, username: str) -> dict:
     return login(base, username)
 
 
-def report(args, data: dict, fulls: list[dict], written: dict, incrementals: list[dict]) -> int:
+def report(args, data: dict, fulls: list[dict], fulls_1000: list[dict], written: dict,
+           incrementals: list[dict]) -> int:
     full = sorted(fulls, key=lambda r: r["seconds"])[len(fulls) // 2]  # the median run
+    full_1000 = sorted(fulls_1000, key=lambda r: r["seconds"])[len(fulls_1000) // 2]
     times = [r["seconds"] * 1000 for r in incrementals]
     p50, p95 = percentile(times, 50), percentile(times, 95)
     full_met = full["seconds"] <= FULL_SECONDS and full["wire_bytes"] <= FULL_BYTES
@@ -404,6 +409,8 @@ def report(args, data: dict, fulls: list[dict], written: dict, incrementals: lis
     print(f"{'  bytes of JSON':<28}{full['json_bytes']:>34,}")
     runs = ", ".join(f"{r['seconds']:.2f}" for r in fulls)
     print(f"{'  runs (s)':<28}{runs:>34}")
+    runs = ", ".join(f"{r['seconds']:.2f}" for r in fulls_1000)
+    print(f"{'first full sync, limit 1000':<28}{full_1000['seconds']:>32.2f} s  ({full_1000['pages']} pages; runs {runs})")
     print(f"{'a day of writes':<28}{sum(written.values()):>34,}  " + ", ".join(f"{k} {v}" for k, v in written.items()))
     print(f"{'incremental sync p50':<28}{p50:>31.1f} ms")
     print(f"{'incremental sync p95':<28}{p95:>31.1f} ms  ≤ {INCREMENTAL_MS:g} ms: {'met' if inc_met else 'MISSED'}")
@@ -417,6 +424,9 @@ def report(args, data: dict, fulls: list[dict], written: dict, incrementals: lis
         "full_sync": {"median": {k: v for k, v in full.items() if k != "cursor"},
                       "runs": [{k: v for k, v in r.items() if k != "cursor"} for r in fulls],
                       "budget": {"seconds": FULL_SECONDS, "bytes": FULL_BYTES}, "met": full_met},
+        "full_sync_limit_1000": {"median": {k: v for k, v in full_1000.items() if k != "cursor"},
+                                 "runs": [r["seconds"] for r in fulls_1000]},
+        "load_average": os.getloadavg(),
         "day_of_writes": written,
         "incremental": {"p50_ms": p50, "p95_ms": p95, "runs": len(times), "changes": last["changes"],
                         "removals": last["removals"], "pages": last["pages"], "wire_bytes": last["wire_bytes"],
