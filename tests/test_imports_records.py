@@ -260,11 +260,11 @@ def test_contracts_interrupted_by_a_failed_write_are_signed_once_when_run_again(
     written = ContractImporter._contract
     calls = []
 
-    def failing(self, row, today):
+    def failing(self, row, today, groups):
         calls.append(row.number)
         if len(calls) == 3:  # the second batch's first contract: the database went away
             raise RuntimeError("connection lost")
-        return written(self, row, today)
+        return written(self, row, today, groups)
 
     monkeypatch.setattr(ContractImporter, "_contract", failing)
     with pytest.raises(RuntimeError):

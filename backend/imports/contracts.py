@@ -31,6 +31,7 @@ from backend.extensions import db
 from backend.imports.columns import CONTRACTS, LIST_SEPARATORS
 from backend.imports.records import RecordImporter, parse_date
 from backend.imports.runner import BATCH_SIZE, Report, Row, Written, errors_as_problems, run_import, split_list, text_of
+from backend.residents.groups import groups_of
 from backend.residents.models import Resident
 from backend.unit_of_work import unit_of_work
 
@@ -164,7 +165,9 @@ class ContractImporter(RecordImporter):
             if dry_run:
                 db.session.rollback()
                 return result
-            contracts = [self._contract(row, today) for row in new]
+            # What each contract owes depends on its resident's groups today: read for the batch at once.
+            groups = groups_of([row.checked["resident"] for row in new], today) if new else {}
+            contracts = [self._contract(row, today, set(groups[row.checked["resident"].id])) for row in new]
             try:
                 with unit_of_work() as session:
                     session.add_all(contracts)
@@ -178,7 +181,7 @@ class ContractImporter(RecordImporter):
             return result
         raise AssertionError("unreachable")
 
-    def _contract(self, row: Row, today) -> Contract:
+    def _contract(self, row: Row, today, groups: set[str]) -> Contract:
         checked = row.checked
         start, end = checked["start_date"], checked["end_date"]
         signed_at = datetime.combine(checked["signed_on"], time(9), tzinfo=clock.CIVIL_TZ)
@@ -188,7 +191,7 @@ class ContractImporter(RecordImporter):
             ended_on=end if end < today else None, created_by_kind="import", created_by_id=self.actor[:36],
             decided_at=signed_at, created_at=signed_at)
         price_contract(contract, checked["packages"])
-        owe_items(contract, checked["packages"], checked["resident"], today)
+        owe_items(contract, checked["packages"], checked["resident"], today, groups)
         return contract
 
 
