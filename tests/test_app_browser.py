@@ -312,6 +312,11 @@ def test_a_login_that_expired_offline_asks_for_the_password_and_the_queue_waits(
     url, _ = server
     headers = login(client, "t03-v1", PASSWORD)
     resident = due_items(client, headers)[0]["resident"]
+    earlier = {c.id for c in stored(Call, resident_id=resident["id"])}
+
+    def new_calls(outcome):
+        return [c for c in stored(Call, resident_id=resident["id"], outcome=outcome) if c.id not in earlier]
+
     # Tokens of this phone's first login live 20 seconds.
     app.config["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(seconds=20)
     context, page = phone()
@@ -337,7 +342,7 @@ def test_a_login_that_expired_offline_asks_for_the_password_and_the_queue_waits(
     expect(page.locator("#relogin")).to_be_visible(timeout=15000)
     expect(page.locator("#relogin-username")).to_have_value("t03-v1")
     expect(page.locator("#waiting li[data-status=waiting]")).to_have_count(1)
-    assert stored(Call, resident_id=resident["id"], outcome="reached_will_visit") == []
+    assert new_calls("reached_will_visit") == []
     page.fill("#relogin-password", "not-the-password")
     page.click("#relogin-button")
     expect(page.locator("#relogin-error")).to_have_text("密码错误")
@@ -345,7 +350,7 @@ def test_a_login_that_expired_offline_asks_for_the_password_and_the_queue_waits(
     page.click("#relogin-button")
     expect(page.locator("#relogin")).to_be_hidden()
     expect(page.locator("#sent li[data-status=sent]")).to_have_count(1, timeout=20000)
-    assert len(stored(Call, resident_id=resident["id"], outcome="reached_will_visit")) == 1
+    assert len(new_calls("reached_will_visit")) == 1
 
     # An entry still unsent when the doctor insists on logging out is discarded with the rest.
     context.set_offline(True)
@@ -361,7 +366,7 @@ def test_a_login_that_expired_offline_asks_for_the_password_and_the_queue_waits(
     left = storage_of(page)
     assert all(sum(stores.values()) == 0 for stores in left["databases"].values()), left
     context.set_offline(False)
-    assert stored(Call, resident_id=resident["id"], outcome="reached_declined") == []
+    assert new_calls("reached_declined") == []
 
 
 def test_the_shell_is_served_revalidated_under_a_policy_that_allows_only_its_own_files(client):
@@ -392,3 +397,31 @@ def test_the_shell_is_served_revalidated_under_a_policy_that_allows_only_its_own
     assert paths and not any(p.startswith("/api/") for p in paths)
     assert all(client.get(p).status_code == 200 for p in paths)
     assert client.get("/app/static/../__init__.py").status_code == 404
+
+
+def test_a_pending_sign_up_is_approved_and_a_resident_of_the_area_found(server, phone, client):
+    from backend.contracts.models import Contract
+
+    headers = login(client, "t03-v1", PASSWORD)
+    team_id = client.get("/api/v1/me", headers=headers).get_json()["team_ids"][0]
+    pending = client.get(f"/api/v1/teams/{team_id}/contracts?status=pending", headers=headers).get_json()["items"]
+    assert pending, "the demo team has sign-ups to approve"
+    _, page = phone()
+    log_in(page)
+    synced(page)
+    row = page.locator(f"#pending li[data-contract='{pending[0]['id']}']")
+    expect(row).to_contain_text(pending[0]["resident"]["name"])
+    row.locator("button.approve").click()
+    expect(row).to_have_count(0)
+    approved = stored(Contract, id=pending[0]["id"])[0]
+    assert (approved.status, approved.start_date) == ("active", clock.today())
+
+    page.click("#tabs a[data-tab=search]")
+    name = pending[0]["resident"]["name"]
+    page.fill("#q", name)
+    page.click("#search-form button")
+    found = page.locator(f"#results li[data-resident='{pending[0]['resident_id']}']")
+    expect(found).to_contain_text(name)
+    assert "********" in found.inner_text()
+    found.locator("a").click()
+    expect(page.locator(".card-head")).to_contain_text("生效中")

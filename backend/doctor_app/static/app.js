@@ -242,15 +242,26 @@ async function enqueue(kind, resident, body) {
  * next entries go on; no network, an expired login or a server failure stops the round and
  * keeps the rest for the next one. Only one round at a time, across tabs too. */
 async function flush() {
-  if (state.flushing || !state.session) return 0;
+  if (!state.session) return 0;
+  if (state.flushing) {
+    // An entry made during a round goes out in the round after it.
+    state.again = true;
+    return 0;
+  }
   state.flushing = true;
+  let sent = 0;
   try {
     const round = () => sendWaiting();
-    return await (navigator.locks ? navigator.locks.request("jiayi-app-queue", round) : round());
+    sent = await (navigator.locks ? navigator.locks.request("jiayi-app-queue", round) : round());
+    return sent;
   } finally {
     state.flushing = false;
     renderQueueBadge();
     if (current() === "queue") renderQueue();
+    if (state.again) {
+      state.again = false;
+      if (sent) setTimeout(() => flush().then(afterFlush), 0);
+    }
   }
 }
 
