@@ -166,3 +166,31 @@ def test_patching_a_resident_out_of_scope_is_404(client, county, villagers):
     response = client.patch(f"{URL}/{villagers['elsewhere'].id}", json={"address": "x"},
                             headers=county.headers(client, "doctor_a"))
     assert response.status_code == 404
+
+
+def test_a_doctor_dials_a_resident_of_its_area_and_the_number_read_is_logged(client, county, villagers):
+    """Tap-to-call: the full number leaves the server only for this, one resident at a time,
+    to a team member in scope, and the access log says so."""
+    old = villagers["old"]
+    doctor = county.headers(client, "doctor_a")
+    answer = client.post(f"{URL}/{old.id}/dial", headers=doctor)
+    assert answer.status_code == 200
+    assert answer.get_json() == {"tel": "tel:13900000001", "phone": "139****0001", "phone_wrong": False}
+    log = client.get(f"{URL}/{old.id}/access-log", headers=doctor).get_json()["items"]
+    assert log[0]["action"] == "POST /api/v1/residents/{resident_id}/dial"
+    no_phone = client.post(f"{URL}/{villagers['young'].id}/dial", headers=doctor)
+    assert no_phone.status_code == 409 and no_phone.get_json()["code"] == "no_phone"
+
+
+@pytest.mark.parametrize("who, status", [("doctor_b", 404), ("county_admin", 403), ("inst_admin", 403)])
+def test_only_a_doctor_in_scope_may_dial(client, county, villagers, who, status):
+    answer = client.post(f"{URL}/{villagers['old'].id}/dial", headers=county.headers(client, who))
+    assert answer.status_code == status
+    assert "13900000001" not in answer.get_data(as_text=True)
+
+
+def test_a_resident_account_cannot_dial(client, wechat, county, villagers):
+    from tests.factories import account_login
+
+    account = account_login(client, wechat, "o-dialer")
+    assert client.post(f"{URL}/{villagers['old'].id}/dial", headers=account).status_code == 403

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.principal import current_principal, require
 from backend.common import PageArgs, page_of, paginate
+from backend.errors import Conflict
 from backend.residents import schemas as s
 from backend.residents import scope, service
 from backend.security.audit import current_action, record_access
@@ -67,6 +68,20 @@ def update_resident(data, resident_id):
     resident = service.update_resident(principal, resident_id, data)
     record_access(principal, [resident.id], current_action())
     return _view(resident)
+
+
+@blp.route("/residents/<string:resident_id>/dial", methods=["POST"])
+@require("doctor")
+@blp.response(200, s.DialSchema)
+@blp.alt_response(409, description="没有登记电话（no_phone）")
+def dial(resident_id):
+    """拨打居民电话：服务范围内的医务人员点“拨打”时取一次完整号码（tel: 链接），不缓存、不列出；
+    每次取号都记入该居民的访问记录"""
+    principal = current_principal()
+    resident = scope.read_resident(principal, resident_id, current_action())
+    if not resident.phone:
+        raise Conflict("该居民没有登记电话", code="no_phone")
+    return {"tel": f"tel:{resident.phone}", "phone": resident.phone_shown, "phone_wrong": resident.phone_wrong}
 
 
 @blp.route("/residents/<string:resident_id>/access-log", methods=["GET"])

@@ -37,6 +37,12 @@ class GroupPeriodSchema(Schema):
     removed_on = fields.Date(allow_none=True, required=True, metadata={"description": "仍在标记中则为空"})
 
 
+class DialSchema(Schema):
+    tel = fields.String(required=True, metadata={"description": "tel: 链接（完整号码，仅用于拨号，勿保存）"})
+    phone = fields.String(required=True, metadata={"description": "掩码：前3位与后4位"})
+    phone_wrong = fields.Boolean(required=True, metadata={"description": "电话随访发现号码错误"})
+
+
 class ResidentDetailSchema(ResidentSchema):
     group_history = fields.List(fields.Nested(GroupPeriodSchema), required=True,
                                 metadata={"description": "手工标记的重点人群的历次标记期间，按开始日期排列"})
