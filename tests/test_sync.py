@@ -371,7 +371,7 @@ def test_removals_page_like_changes(client, world):
 
 # The access log
 
-def _logged(action_team: str) -> list[str]:
+def _logged() -> list[str]:
     return sorted(db.session.scalars(sa.select(AccessLog.resident_id).where(
         AccessLog.action == "GET /api/v1/sync/teams/{team_id}")))
 
@@ -379,7 +379,7 @@ def _logged(action_team: str) -> list[str]:
 def test_the_residents_delivered_are_in_the_access_log(client, world):
     before = db.session.scalar(sa.select(sa.func.count()).select_from(AccessLog))
     sync_all(client, world["doctor"], world["team"])
-    assert _logged(world["team"]) == sorted([world["elder"].id, world["young"].id])
+    assert _logged() == sorted([world["elder"].id, world["young"].id])
     entries = db.session.scalars(sa.select(AccessLog).where(AccessLog.resident_id == world["elder"].id,
                                                             AccessLog.action.like("%sync%"))).all()
     assert [(e.actor_kind, e.actor_name) for e in entries] == [("staff", "王医生")]
@@ -391,7 +391,7 @@ def test_an_empty_page_logs_nothing(client, world):
     db.session.execute(sa.delete(AccessLog))
     db.session.commit()
     sync_all(client, world["doctor"], world["team"], cursor)
-    assert _logged(world["team"]) == []
+    assert _logged() == []
 
 
 # Who may sync, and refusals
@@ -442,7 +442,7 @@ def test_a_malformed_cursor_is_422_naming_cursor_and_logs_nothing(client, world,
     response = sync(client, world["doctor"], world["team"], cursor)
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["code"] == "validation_error" and "cursor" in response.get_json()["errors"]
-    assert _logged(world["team"]) == []
+    assert _logged() == []
 
 
 def test_another_team_s_cursor_is_422(client, world):
@@ -456,7 +456,7 @@ def test_a_limit_outside_1_to_1000_is_422_naming_limit(client, world, limit):
     response = sync(client, world["doctor"], world["team"], limit=limit)
     assert response.status_code == 422
     assert response.get_json()["code"] == "validation_error" and "limit" in response.get_json()["errors"]
-    assert _logged(world["team"]) == []
+    assert _logged() == []
 
 
 def test_the_page_reports_the_server_time_and_the_team(client, world):

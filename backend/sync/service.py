@@ -33,8 +33,7 @@ from backend.contracts.schemas import ContractSchema
 from backend.contracts.views import contract_views
 from backend.directory.models import Team
 from backend.directory.regions import prefix_of
-from backend.directory.service import get_team
-from backend.errors import Forbidden, ValidationFailed
+from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.followups.models import Condition, FollowUp
 from backend.followups.schemas import ConditionSchema, FollowUpSchema
@@ -307,7 +306,11 @@ def ensure_member(principal: Principal, team: Team) -> None:
 
 
 def sync_page(principal: Principal, team_id: str, cursor_text: str | None, limit: int, action: str) -> dict:
-    team = get_team(team_id)
+    # The team's service area is all the page needs of it (its members are in the principal).
+    team = db.session.get(Team, team_id, options=[orm.lazyload(Team.members), orm.lazyload(Team.packages),
+                                                 orm.lazyload(Team.institution)])
+    if team is None:
+        raise NotFound("团队不存在")
     ensure_member(principal, team)
     cursor = decode(cursor_text, team.id) if cursor_text else Cursor(None, None)
     now = clock.utcnow()
