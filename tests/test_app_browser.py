@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from backend import clock
 from backend.extensions import db
 from backend.followups.models import FollowUp
-from backend.fulfilment.models import Call
+from backend.fulfilment.models import Call, ServiceDelivery
 from tests.factories import login, served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -425,3 +425,15 @@ def test_a_pending_sign_up_is_approved_and_a_resident_of_the_area_found(server, 
     assert "********" in found.inner_text()
     found.locator("a").click()
     expect(page.locator(".card-head")).to_contain_text("生效中")
+
+    # A service of the new contract, recorded online: sent at once, stored once.
+    page.click("[data-action=service]")
+    options = page.locator("#f-item_code option").all()
+    item_code = next(o.get_attribute("value") for o in options if o.get_attribute("value"))
+    page.select_option("#f-item_code", item_code)
+    page.select_option("#f-method", "home")
+    page.click("#save")
+    page.click("#tabs a[data-tab=queue]")
+    expect(page.locator("#sent li[data-status=sent]")).to_have_count(1, timeout=20000)
+    deliveries = stored(ServiceDelivery, resident_id=pending[0]["resident_id"], item_code=item_code)
+    assert [(d.delivered_on, d.method) for d in deliveries] == [(clock.today(), "home")]
