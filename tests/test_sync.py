@@ -503,3 +503,22 @@ def test_a_client_that_takes_gzip_gets_the_same_page_gzipped(client, world):
     assert len(zipped.get_data()) < len(plain.get_data()) / 2
     assert keys(body["changes"]) == keys(plain.get_json()["changes"])
     assert "Content-Encoding" not in plain.headers
+
+
+def test_a_confirmed_death_is_told_only_to_teams_tied_to_the_resident(client, world):
+    from backend.fulfilment.models import Call
+
+    cursor_a = _after_full_sync(client, world)
+    _, _, cursor_b, _ = sync_all(client, world["doctor_b"], world["team_b"])
+    later(minutes=10)
+    staff = world["county"].staff
+    for person, caller in ((world["stranger"], "doctor_b"), (world["far"], "doctor_other")):
+        db.session.add(Call(resident_id=person.id, outcome="died", called_at=clock.utcnow(),
+                            called_by_id=staff[caller].id, confirmation="confirmed",
+                            confirmed_by_id=staff["doctor_a"].id, confirmed_at=clock.utcnow()))
+    db.session.commit()
+    later(minutes=1)
+    _, removals_a, _, _ = sync_all(client, world["doctor"], world["team"], cursor_a)
+    _, removals_b, _, _ = sync_all(client, world["doctor_b"], world["team_b"], cursor_b)
+    assert removals_a == []
+    assert removed(removals_b) == {("resident", world["stranger"].id, "died")}

@@ -220,9 +220,10 @@ def _removed_residents(w: Window, after: str, limit: int) -> list:
     the team ended. A client ignores the removal of a resident it does not hold."""
     moved_out = sa.select(ResidentMove.resident_id).where(
         ResidentMove.moved_at > w.since, w.in_area(ResidentMove.from_region))
+    resident, contract = orm.aliased(Resident), orm.aliased(Contract)  # of the call, not of the outer rows
     tied = sa.or_(Call.team_id == w.team.id,
-                  sa.exists().where(Resident.id == Call.resident_id, w.in_area(Resident.region_code)),
-                  sa.exists().where(Contract.resident_id == Call.resident_id, Contract.team_id == w.team.id))
+                  sa.exists().where(resident.id == Call.resident_id, w.in_area(resident.region_code)),
+                  sa.exists().where(contract.resident_id == Call.resident_id, contract.team_id == w.team.id))
     left = sa.select(Call.resident_id).where(Call.confirmation == "confirmed", Call.outcome.in_(LEAVING),
                                              w.changed(Call.updated_at), tied)
     ended = sa.select(Contract.resident_id).where(w.ended())
