@@ -223,6 +223,7 @@ def test_a_day_worked_offline_reaches_the_server_once_and_a_refusal_is_corrected
     assert page.locator("[data-field=dorsalis_pedis_pulse]").is_visible()
     assert page.locator("[data-field=hypoglycemia]").is_visible()
     fill_follow_up(page, {"visited_on": tomorrow, "method": "clinic", "fasting_glucose": 9.1})
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "app-follow-up-form.png"))
     page.click("#save")
     expect(page.locator(".card-head")).to_be_visible()
