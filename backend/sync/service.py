@@ -211,7 +211,7 @@ def _contracts(w: Window, after: str, limit: int) -> list:
 
 
 def _removed_contracts(w: Window, after: str, limit: int) -> list:
-    return _page(sa.select(Contract).where(w.ended()), Contract, after, limit)
+    return _page(sa.select(Contract.id, Contract.status).where(w.ended()), Contract, after, limit, rows=True)
 
 
 def _removed_residents(w: Window, after: str, limit: int) -> list:
@@ -354,7 +354,7 @@ def sync_page(principal: Principal, team_id: str, cursor_text: str | None, limit
             "has_more": has_more, "server_time": _civil(now)}
 
 
-def _contract_end(contract: Contract, today: date) -> str:
+def _contract_end(contract, today: date) -> str:
     if contract.status in _REMOVED_CONTRACT_REASONS:
         return contract.status
     return "expired"  # active, its term over: it reads expired before the nightly job records it
