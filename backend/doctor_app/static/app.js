@@ -11,6 +11,7 @@ import * as L from "./labels.js";
 const { h } = forms;
 const API = "/api/v1";
 const RETRY_MS = 30000;
+const SENT_KEPT_DAYS = 7;
 const $ = (id) => document.getElementById(id);
 const state = { session: null, flushing: false, card: null, syncing: false };
 
@@ -313,6 +314,14 @@ async function afterFlush(sent) {
 setInterval(() => {
   if (state.session && navigator.onLine) flush().then(afterFlush);
 }, RETRY_MS);
+
+/* Sent entries stay in view for a week (the server has them), then leave the phone. */
+async function forgetOldSent() {
+  const before = Date.now() - SENT_KEPT_DAYS * 86400000;
+  for (const entry of await store.all("queue")) {
+    if (entry.status === "sent" && Date.parse(entry.sent_at) < before) await store.del("queue", entry.seq);
+  }
+}
 
 async function renderQueueBadge() {
   if (!state.session) return;
@@ -702,6 +711,7 @@ async function start() {
   state.session = (await store.get("session", "current")) || null;
   await route();
   if (state.session) {
+    await forgetOldSent();
     renderQueueBadge();
     if (navigator.onLine) sync();
   }
