@@ -18,7 +18,7 @@ from backend.demo.contracts import load_contracts
 from backend.demo.directory import load_directory
 from backend.demo.exams import load_exams
 from backend.demo.followups import load_follow_ups
-from backend.demo.fulfilment import load_fulfilment
+from backend.demo.fulfilment import load_fulfilment, load_unreached_reminders
 from backend.demo.populations import load_populations
 from backend.demo.residents import load_residents
 from backend.extensions import db
@@ -39,6 +39,7 @@ def load_demo(seed: int) -> dict:
     load_follow_ups(rng, random.Random(f"forms-{seed}"), today)
     load_exams(random.Random(f"exams-{seed}"), today)
     load_fulfilment(rng, today)
+    load_unreached_reminders(random.Random(f"reminders-{seed}"), today)
     load_populations(today)
     db.session.commit()
     _refresh_planner_statistics()

@@ -68,7 +68,7 @@ def next_allowed(moment: datetime) -> datetime:
 
 # Planning
 
-def _key(resident_id: str, reason: str, due_on: date, step: str) -> str:
+def reminder_key(resident_id: str, reason: str, due_on: date, step: str) -> str:
     return f"{resident_id}:{reason}:{due_on.isoformat()}:{step}"
 
 
@@ -132,7 +132,7 @@ def _follow_up_rows(conditions: list, now: datetime) -> tuple[int, list[dict]]:
         latest, passed = _ladder_plan(c.next_due_on, today)
         if latest is not None:
             reason = f"follow_up:{c.disease}"
-            keys = {step: _key(c.resident_id, reason, c.next_due_on, step) for step in (*passed, latest)}
+            keys = {step: reminder_key(c.resident_id, reason, c.next_due_on, step) for step in (*passed, latest)}
             planned.append((c, latest, passed, keys))
     if not planned:
         return 0, []
@@ -215,7 +215,7 @@ def plan_renewal_reminders(now: datetime) -> dict[str, int]:
             Contract.id.not_in(renewed),
         )
     ))
-    keys = {c.id: _key(c.resident_id, "renewal", c.end_date, "renewal_30d") for c in contracts}
+    keys = {c.id: reminder_key(c.resident_id, "renewal", c.end_date, "renewal_30d") for c in contracts}
     known = _existing_keys(list(keys.values()))
     contracts = [c for c in contracts if keys[c.id] not in known]
     teams = {t.id: t.name for t in db.session.scalars(sa.select(Team).where(Team.id.in_({c.team_id for c in contracts})))}
