@@ -438,3 +438,52 @@ def test_a_pending_sign_up_is_approved_and_a_resident_of_the_area_found(server, 
     expect(page.locator("#sent li[data-status=sent]")).to_have_count(1, timeout=20000)
     deliveries = stored(ServiceDelivery, resident_id=pending[0]["resident_id"], item_code=item_code)
     assert [(d.delivered_on, d.method) for d in deliveries] == [(clock.today(), "home")]
+
+
+def test_a_call_is_dialled_from_the_card_and_its_outcome_recorded_with_one_tap(server, phone, client):
+    """The card shows the number masked; 拨打 fetches it for the dialer (a logged read); the
+    call list's one-tap outcome reaches the server once."""
+    from backend.residents.models import Resident
+    from backend.security.models import AccessLog
+
+    headers = login(client, "t03-v1", PASSWORD)
+    on_list = [i for i in due_items(client, headers) if i["needs_call"]]
+    assert on_list, "the demo county has reminders that did not reach their residents"
+    target = next(i["resident"] for i in on_list if i["resident"]["phone"])
+    _, page = phone()
+    log_in(page)
+    synced(page)
+    row = page.locator(f"#calls li[data-resident='{target['id']}']")
+    expect(row).to_contain_text(target["name"])
+    assert page.locator("#calls-count").inner_text() == str(len({i["resident"]["id"] for i in on_list}))
+
+    # Dial from the card: the full number goes to the dialer's link only.
+    row.locator("a.name").click()
+    expect(page.locator(".card-head")).to_contain_text(target["name"])
+    assert "*" in page.locator(".card-head .phone").inner_text()
+    page.click("#dial")
+    resident = stored(Resident, id=target["id"])[0]
+    expect(page.locator("#dial-link")).to_have_attribute("href", f"tel:{resident.phone}")
+    assert stored(AccessLog, resident_id=target["id"], action="POST /api/v1/residents/{resident_id}/dial")
+    kept = page.evaluate("""async () => {
+        const db = await new Promise((ok) => { const r = indexedDB.open("jiayi-app"); r.onsuccess = () => ok(r.result); });
+        const names = [...db.objectStoreNames];
+        const all = [];
+        for (const name of names) {
+            all.push(...await new Promise((ok) => {
+                const r = db.transaction(name).objectStore(name).getAll(); r.onsuccess = () => ok(r.result); }));
+        }
+        db.close();
+        return JSON.stringify(all);
+    }""")
+    assert resident.phone not in kept  # the number is not kept on the phone
+
+    # One tap on the call list records the outcome, sent at once and stored once.
+    before = {c.id for c in stored(Call, resident_id=target["id"])}
+    page.click("#tabs a[data-tab=today]")
+    page.locator(f"#calls li[data-resident='{target['id']}'] button[data-outcome=no_answer]").click()
+    expect(page.locator(f"#calls li[data-resident='{target['id']}']")).to_have_count(0)
+    page.click("#tabs a[data-tab=queue]")
+    expect(page.locator("#sent li[data-status=sent]")).to_have_count(1, timeout=20000)
+    made = [c for c in stored(Call, resident_id=target["id"]) if c.id not in before]
+    assert [(c.outcome, c.called_by_id is not None) for c in made] == [("no_answer", True)]

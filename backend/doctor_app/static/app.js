@@ -531,9 +531,12 @@ async function openCard(rid) {
   const { card } = loaded;
   const r = card.resident;
   const queue = (await store.all("queue")).filter((e) => e.resident_id === rid && e.status !== "sent");
-  const phone = r.phone && !r.phone.includes("*")
-    ? h("a", { href: "tel:" + r.phone }, r.phone)
-    : h("span", {}, r.phone ? `${r.phone}（号码已脱敏，请按签约档案联系）` : "无");
+  // The card keeps the number masked; 拨打 asks the server for it (logged as a read of the
+  // resident) and hands it straight to the phone's dialer, never to the phone's storage.
+  const phone = r.phone
+    ? h("span", {}, r.phone, " ", h("button", { type: "button", class: "secondary small", id: "dial",
+      "data-action": "dial", onclick: (event) => dial(rid, event.currentTarget) }, "拨打"))
+    : h("span", {}, "无");
   const active = card.conditions.filter((c) => !c.deregistered_on);
   const head = h("div", { class: "card-head", "data-resident": rid },
     h("div", { class: "line" }, h("span", { class: "name" }, r.name),
@@ -586,6 +589,19 @@ async function openCard(rid) {
     h("h2", {}, "最近随访"), visits,
     h("h2", {}, "签约服务尚欠" + (card.fulfilment ? `（${FULFILMENT_LABEL(card.fulfilment.status)}）` : "")), owed,
     h("h2", {}, "电话记录"), calls);
+}
+
+async function dial(rid, button) {
+  button.disabled = true;
+  try {
+    const { data } = await api(`/residents/${rid}/dial`, { method: "POST" });
+    const link = h("a", { href: data.tel, id: "dial-link", class: "dial" }, `拨打 ${data.phone}`);
+    button.replaceWith(link);
+    link.click();
+  } catch (error) {
+    button.disabled = false;
+    status(error.status === 0 ? "离线：联网后才能取号拨打" : error.message, true);
+  }
 }
 
 const FULFILMENT_LABEL = (s) => L.FULFILMENT_STATUS[s] || s;
