@@ -12,8 +12,6 @@ commit per new row (a re-run, which only reads, is a query per batch).
 """
 from __future__ import annotations
 
-import os
-from typing import BinaryIO, Callable
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
@@ -27,7 +25,7 @@ from backend.followups.models import Condition
 from backend.followups.schemas import ConditionCreateSchema
 from backend.imports.columns import CONDITIONS, DISEASE_CODES
 from backend.imports.records import RecordImporter, parse_code, parse_date
-from backend.imports.runner import BATCH_SIZE, Report, Row, Written, errors_as_problems, run_import
+from backend.imports.runner import Row, Written, errors_as_problems, importing
 
 _SCHEMA = ConditionCreateSchema()
 
@@ -94,9 +92,4 @@ class ConditionImporter(RecordImporter):
         return written
 
 
-def import_conditions(source: str | os.PathLike | BinaryIO, *, dry_run: bool = False, region_code: str | None = None,
-                      file_name: str | None = None, actor: str = "cli", batch_size: int = BATCH_SIZE,
-                      on_progress: Callable[[int], None] | None = None) -> Report:
-    """Import a file of chronic conditions (see ``runner.run_import``)."""
-    return run_import(ConditionImporter(region_code, actor), source, dry_run=dry_run, file_name=file_name,
-                      batch_size=batch_size, on_progress=on_progress)
+import_conditions = importing(ConditionImporter)

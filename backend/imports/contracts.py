@@ -13,9 +13,7 @@ that day is counted as on file. The valid rows of a batch are written in one tra
 """
 from __future__ import annotations
 
-import os
 from datetime import datetime, time, timedelta
-from typing import BinaryIO, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +28,7 @@ from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.imports.columns import CONTRACTS, LIST_SEPARATORS
 from backend.imports.records import RecordImporter, parse_date
-from backend.imports.runner import BATCH_SIZE, Report, Row, Written, errors_as_problems, run_import, split_list, text_of
+from backend.imports.runner import Row, Written, errors_as_problems, importing, split_list, text_of
 from backend.residents.groups import groups_of
 from backend.residents.models import Resident
 from backend.unit_of_work import unit_of_work
@@ -195,9 +193,4 @@ class ContractImporter(RecordImporter):
         return contract
 
 
-def import_contracts(source: str | os.PathLike | BinaryIO, *, dry_run: bool = False, region_code: str | None = None,
-                     file_name: str | None = None, actor: str = "cli", batch_size: int = BATCH_SIZE,
-                     on_progress: Callable[[int], None] | None = None) -> Report:
-    """Import a file of contracts (see ``runner.run_import``)."""
-    return run_import(ContractImporter(region_code, actor), source, dry_run=dry_run, file_name=file_name,
-                      batch_size=batch_size, on_progress=on_progress)
+import_contracts = importing(ContractImporter)

@@ -14,9 +14,7 @@ transaction: a file of a county's visits takes one commit per new row.
 """
 from __future__ import annotations
 
-import os
 import uuid
-from typing import BinaryIO, Callable
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
@@ -32,9 +30,7 @@ from backend.imports.columns import (
     METHOD_CODES, SYMPTOM_CODES, YES_NO,
 )
 from backend.imports.records import RecordImporter, parse_code, parse_date
-from backend.imports.runner import (
-    BATCH_SIZE, Report, Row, Written, errors_as_problems, number_of, run_import, split_list, text_of,
-)
+from backend.imports.runner import Row, Written, errors_as_problems, importing, number_of, split_list, text_of
 
 _SCHEMA = FollowUpCreateSchema()
 # Imported visits' ids: uuid5 of (resident, disease, day) in this namespace.
@@ -156,9 +152,4 @@ class FollowUpImporter(RecordImporter):
         return written
 
 
-def import_follow_ups(source: str | os.PathLike | BinaryIO, *, dry_run: bool = False, region_code: str | None = None,
-                      file_name: str | None = None, actor: str = "cli", batch_size: int = BATCH_SIZE,
-                      on_progress: Callable[[int], None] | None = None) -> Report:
-    """Import a file of follow-up visits (see ``runner.run_import``)."""
-    return run_import(FollowUpImporter(region_code, actor), source, dry_run=dry_run, file_name=file_name,
-                      batch_size=batch_size, on_progress=on_progress)
+import_follow_ups = importing(FollowUpImporter)

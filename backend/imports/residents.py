@@ -9,8 +9,6 @@ through the model code the API uses, so they are encrypted, blind-indexed and ma
 """
 from __future__ import annotations
 
-import os
-from typing import BinaryIO, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -20,9 +18,7 @@ from backend.directory.regions import InvalidRegionCode, is_within, level_of
 from backend import clock
 from backend.extensions import db, new_id
 from backend.imports.columns import GROUP_CODES, GROUP_SEPARATORS, RESIDENTS, SEX_NAMES
-from backend.imports.runner import (
-    BATCH_SIZE, Importer, Report, Row, Written, date_of, run_import, split_list, text_of,
-)
+from backend.imports.runner import Importer, Row, Written, date_of, importing, split_list, text_of
 from backend.residents.models import Resident, ResidentGroup
 from backend.residents.service import _normalize, new_resident
 from backend.security.fields import blind_index
@@ -175,9 +171,4 @@ class ResidentImporter(Importer):
         return Written(imported=len(new), already_on_file=len(rows) - len(new))
 
 
-def import_residents(source: str | os.PathLike | BinaryIO, *, dry_run: bool = False, region_code: str | None = None,
-                     file_name: str | None = None, actor: str = "cli", batch_size: int = BATCH_SIZE,
-                     on_progress: Callable[[int], None] | None = None) -> Report:
-    """Import a file of residents (see ``runner.run_import``)."""
-    return run_import(ResidentImporter(region_code, actor), source, dry_run=dry_run, file_name=file_name,
-                      batch_size=batch_size, on_progress=on_progress)
+import_residents = importing(ResidentImporter)

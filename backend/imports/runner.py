@@ -209,6 +209,18 @@ def run_import(importer: Importer, source: str | os.PathLike | BinaryIO, *, dry_
     return report
 
 
+def importing(importer_class: type[Importer]) -> Callable[..., Report]:
+    """The import function of a kind, whose rows ``importer_class`` checks and writes."""
+    def run(source: str | os.PathLike | BinaryIO, *, dry_run: bool = False, region_code: str | None = None,
+            file_name: str | None = None, actor: str = "cli", batch_size: int = BATCH_SIZE,
+            on_progress: Callable[[int], None] | None = None) -> Report:
+        return run_import(importer_class(region_code, actor), source, dry_run=dry_run, file_name=file_name,
+                          batch_size=batch_size, on_progress=on_progress)
+
+    run.__doc__ = f"Import a file of {importer_class.kind} (see ``run_import``)."
+    return run
+
+
 def _run_batch(importer: Importer, batch: list[Row], seen: set, report: Report, dry_run: bool) -> None:
     if not batch:
         return
