@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import socket
-import time
+from datetime import timedelta
 from urllib.parse import urlparse
 
 import pytest
@@ -216,3 +216,17 @@ def test_an_import_from_the_command_line_is_in_the_audit_trail_too(app, client, 
     assert app.test_cli_runner().invoke(args=["import", "residents", str(bad)]).exit_code != 0
     failed = client.get(URL, headers=county.headers(client, "root")).get_json()["items"][0]
     assert (failed["status"], failed["error"]) == ("failed", "文件为空")
+
+
+def test_a_run_whose_process_stopped_is_shown_as_failed_after_fifteen_silent_minutes(client, county):
+    from backend import clock
+
+    headers = county.headers(client, "county_admin")
+    run = finished(client, headers, upload(client, headers, csv_bytes([good(1)])).get_json()["id"])
+    stored = db.session.get(ImportRun, run["id"])
+    stored.status = "running"  # as a worker killed mid-file leaves it
+    db.session.commit()
+    assert client.get(f"{URL}/{run['id']}", headers=headers).get_json()["status"] == "running"
+    clock.freeze(clock.now() + timedelta(minutes=16))
+    shown = client.get(f"{URL}/{run['id']}", headers=headers).get_json()
+    assert shown["status"] == "failed" and "可重新导入" in shown["error"]

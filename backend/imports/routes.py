@@ -55,10 +55,13 @@ def _upload_limit():
 
 
 def run_view(run) -> dict:
-    return {**{c: getattr(run, c) for c in (
+    view = {c: getattr(run, c) for c in (
         "id", "kind", "file_name", "file_size", "dry_run", "region_code", "source", "actor", "status", "error",
         "rows_estimated", "rows_read", "imported", "already_on_file", "rejected", "unknown_columns",
-        "created_at", "started_at", "finished_at")},
+        "created_at", "started_at", "finished_at")}
+    if service.stalled(run):
+        view.update(status="failed", error=service.STALLED)
+    return {**view,
         "submitted_by": {"id": run.submitted_by_id, "name": run.actor} if run.submitted_by_id else None,
         "report_url": f"/api/v1/admin/imports/{run.id}/report"}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +29,10 @@ from backend.unit_of_work import unit_of_work
 log = logging.getLogger("jiayi.imports")
 
 SUFFIXES = (".xlsx", ".csv")
+# A run records its progress after every batch; one silent this long lost its process (a
+# restart, a worker recycled): it is shown as failed, and the same file can simply be run again.
+STALL = timedelta(minutes=15)
+STALLED = "导入中断（服务进程已停止），已导入的批次保留，可重新导入同一文件"
 _threads: set[threading.Thread] = set()
 _threads_lock = threading.Lock()
 
@@ -171,6 +176,10 @@ def finish(run_id: str, status: str, *, report: Report | None = None, error: str
             db.session.execute(sa.insert(ImportRejection), rows[start_at:start_at + 5000])
     db.session.execute(sa.update(ImportRun).where(ImportRun.id == run_id).values(**values))
     db.session.commit()
+
+
+def stalled(run: ImportRun) -> bool:
+    return run.status in ("queued", "running") and run.updated_at < clock.utcnow() - STALL
 
 
 def visible_run(principal: Principal, run_id: str) -> ImportRun:
