@@ -91,31 +91,37 @@ UNREACHED = [("no_credit", None, 0.5), ("failed", "errcode 43101: user refuse to
 
 
 def load_unreached_reminders(rng: random.Random, today: date) -> None:
-    """A quarter of the follow-ups due in the last month or today, of residents with a phone,
-    had a reminder that did not reach the resident (no subscription left, WeChat refused it):
-    they are on their team's call list, as the dispatcher leaves them. Keyed as the planner keys its reminders, so the
-    scheduler does not plan them again."""
+    """On every team's call list, residents whose reminder did not reach them (no subscription
+    left, WeChat refused it), as the dispatcher leaves them: of each team's overdue patients
+    with a phone, the latest due and every fourth after it, at most five. Keyed as the planner
+    keys its reminders, so the scheduler does not plan them again."""
+    from backend.directory.models import TeamServiceArea
     from backend.notifications.models import Notification
     from backend.notifications.service import reminder_key
 
     if db.session.scalar(sa.select(sa.func.count()).select_from(Notification)):
         return  # loaded before, or the scheduler has run
-    # In an order the seed fixes (row ids are random): the first and every fourth of each village.
-    due = db.session.execute(sa.select(Condition.id, Condition.resident_id, Condition.next_due_on,
-                                       Resident.region_code)
-                             .join(Resident, Resident.id == Condition.resident_id).where(
-        Condition.deregistered_on.is_(None), Condition.next_due_on <= today,
-        Condition.next_due_on > today - timedelta(days=30), Resident.phone_shown.is_not(None))
-        .order_by(Condition.next_due_on, Condition.disease, Resident.name, Resident.birth_date)).all()
-    seen: dict[str, int] = {}
-    for condition_id, resident_id, due_on, region_code in due:
-        seen[region_code] = seen.get(region_code, -1) + 1
-        if seen[region_code] % 4:
-            continue
-        status, error = rng.choices([(s, e) for s, e, _ in UNREACHED], [w for _, _, w in UNREACHED])[0]
-        sent = datetime.combine(due_on, time(9, 0), tzinfo=clock.CIVIL_TZ)
-        db.session.add(Notification(
-            idempotency_key=reminder_key(resident_id, "follow_up", due_on, "due_day"), resident_id=resident_id,
-            reason="follow_up", subject_id=condition_id, due_on=due_on, step="due_day",
-            template_id="demo-follow-up-template", page=f"pages/follow-ups/index?resident_id={resident_id}",
-            data={}, status=status, send_after=sent, attempts=1, last_error=error, created_at=sent, updated_at=sent))
+    areas: dict[str, list[str]] = {}
+    for team_id, region_code in db.session.execute(sa.select(TeamServiceArea.team_id, TeamServiceArea.region_code)
+                                                   .order_by(TeamServiceArea.region_code)):
+        areas.setdefault(team_id, []).append(region_code)
+    chosen: set[str] = set()
+    for team_id in sorted(areas, key=lambda t: areas[t][0]):  # in an order the seed fixes (ids are random)
+        due = db.session.execute(
+            sa.select(Condition.id, Condition.resident_id, Condition.next_due_on)
+            .join(Resident, Resident.id == Condition.resident_id).where(
+                Condition.deregistered_on.is_(None), Condition.next_due_on <= today,
+                Resident.phone_shown.is_not(None), Resident.region_code.in_(areas[team_id]))
+            .order_by(Condition.next_due_on.desc(), Condition.disease, Resident.name, Resident.birth_date)).all()
+        for condition_id, resident_id, due_on in due[:20:4]:
+            if condition_id in chosen:
+                continue
+            chosen.add(condition_id)
+            status, error = rng.choices([(s, e) for s, e, _ in UNREACHED], [w for _, _, w in UNREACHED])[0]
+            sent = datetime.combine(due_on, time(9, 0), tzinfo=clock.CIVIL_TZ)
+            db.session.add(Notification(
+                idempotency_key=reminder_key(resident_id, "follow_up", due_on, "due_day"), resident_id=resident_id,
+                reason="follow_up", subject_id=condition_id, due_on=due_on, step="due_day",
+                template_id="demo-follow-up-template", page=f"pages/follow-ups/index?resident_id={resident_id}",
+                data={}, status=status, send_after=sent, attempts=1, last_error=error, created_at=sent,
+                updated_at=sent))

@@ -260,8 +260,9 @@ async function flush() {
     renderQueueBadge();
     if (current() === "queue") renderQueue();
     if (state.again) {
+      // (whether or not this round sent anything: the entry made during it waits for none)
       state.again = false;
-      if (sent) setTimeout(() => flush().then(afterFlush), 0);
+      setTimeout(() => flush().then(afterFlush), 0);
     }
   }
 }
