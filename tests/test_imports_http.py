@@ -230,3 +230,16 @@ def test_a_run_whose_process_stopped_is_shown_as_failed_after_fifteen_silent_min
     clock.freeze(clock.now() + timedelta(minutes=16))
     shown = client.get(f"{URL}/{run['id']}", headers=headers).get_json()
     assert shown["status"] == "failed" and "可重新导入" in shown["error"]
+
+
+def test_the_report_downloads_over_real_http(app, client, county):
+    """Served as the CSV streams out of a running server, after the request's own work is done."""
+    import requests
+
+    headers = county.headers(client, "county_admin")
+    run = finished(client, headers, upload(client, headers, csv_bytes([good(1), good(1)])).get_json()["id"])
+    with served(app) as base:
+        answer = requests.get(base + run["report_url"], headers=headers, timeout=30)
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert lines[0] == ["行号", "列", "值", "原因"] and len(lines) == 3 and lines[2][0] == "3"

@@ -105,7 +105,8 @@ def get_run(run_id):
 def get_report(args, run_id):
     """被拒绝的行：行号、列、值（个人信息已脱敏）、原因；CSV（Excel 可直接打开）或 xlsx"""
     run = service.visible_run(current_principal(), run_id)
-    lines = ((r.row, r.column, r.value or "", r.reason) for r in service.rejections_of(run.id))
+    # Read whole before the answer streams: the request's session is gone by then.
+    lines = service.report_lines(run.id)
     stem = quote(f"{run.file_name.rsplit('.', 1)[0]}-导入报告")
     if args["format"] == "xlsx" or request.accept_mimetypes.best == XLSX:
         return Response(report.xlsx_bytes(lines), mimetype=XLSX, headers={

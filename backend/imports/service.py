@@ -207,6 +207,8 @@ def runs_query(principal: Principal) -> sa.Select:
     return statement.where(ImportRun.institution_id == principal.institution_id)
 
 
-def rejections_of(run_id: str):
-    return db.session.scalars(sa.select(ImportRejection).where(ImportRejection.run_id == run_id)
-                              .order_by(ImportRejection.seq)).yield_per(2000)
+def report_lines(run_id: str) -> list[tuple[int, str, str, str]]:
+    """A run's report as plain (row, column, value, reason) lines, in the report's order."""
+    return [(row, column, value or "", reason) for row, column, value, reason in db.session.execute(
+        sa.select(ImportRejection.row, ImportRejection.column, ImportRejection.value, ImportRejection.reason)
+        .where(ImportRejection.run_id == run_id).order_by(ImportRejection.seq))]
