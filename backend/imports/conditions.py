@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 
 from backend import clock
-from backend.errors import Conflict, ValidationFailed, translate_messages
+from backend.errors import translate_messages
 from backend.extensions import db
 from backend.followups import rules
 from backend.followups import service as followups
@@ -25,7 +25,7 @@ from backend.followups.models import Condition
 from backend.followups.schemas import ConditionCreateSchema
 from backend.imports.columns import CONDITIONS, DISEASE_CODES
 from backend.imports.records import RecordImporter, parse_code, parse_date
-from backend.imports.runner import Row, Written, errors_as_problems, importing
+from backend.imports.runner import Row, Written, errors_as_problems, importing, write_through
 
 _SCHEMA = ConditionCreateSchema()
 
@@ -76,17 +76,7 @@ class ConditionImporter(RecordImporter):
             if dry_run:
                 written.imported += 1
                 continue
-            try:
-                condition = followups.register_condition(self.principal, resident_id, data)
-            except Conflict:  # registered meanwhile
-                written.already_on_file += 1
-                continue
-            except ValidationFailed as error:
-                row.problems = errors_as_problems(error.errors)
-                written.refused.append(row)
-                continue
-            db.session.expunge(condition)
-            written.imported += 1
+            write_through(written, row, lambda: (followups.register_condition(self.principal, resident_id, data), True))
         if dry_run:
             db.session.rollback()
         return written

@@ -19,7 +19,7 @@ import uuid
 import sqlalchemy as sa
 from marshmallow import ValidationError
 
-from backend.errors import Conflict, ValidationFailed, translate_messages
+from backend.errors import ValidationFailed, translate_messages
 from backend.extensions import db
 from backend.followups import rules
 from backend.followups import service as followups
@@ -30,7 +30,9 @@ from backend.imports.columns import (
     METHOD_CODES, SYMPTOM_CODES, YES_NO,
 )
 from backend.imports.records import RecordImporter, parse_code, parse_date
-from backend.imports.runner import Row, Written, errors_as_problems, importing, number_of, split_list, text_of
+from backend.imports.runner import (
+    Row, Written, errors_as_problems, importing, number_of, split_list, text_of, write_through,
+)
 
 _SCHEMA = FollowUpCreateSchema()
 # Imported visits' ids: uuid5 of (resident, disease, day) in this namespace.
@@ -132,21 +134,8 @@ class FollowUpImporter(RecordImporter):
             if dry_run:
                 written.imported += 1
                 continue
-            try:
-                visit, created = followups.record_follow_up(
-                    self.principal, resident_id, {**data, "id": visit_id(*row.key)})
-            except Conflict:  # stored meanwhile with other readings
-                written.already_on_file += 1
-                continue
-            except ValidationFailed as error:
-                row.problems = errors_as_problems(error.errors)
-                written.refused.append(row)
-                continue
-            db.session.expunge(visit)
-            if created:
-                written.imported += 1
-            else:
-                written.already_on_file += 1
+            write_through(written, row, lambda: followups.record_follow_up(
+                self.principal, resident_id, {**data, "id": visit_id(*row.key)}))
         if dry_run:
             db.session.rollback()
         return written

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, Callable, Hashable
 from backend import clock
 from backend.directory.models import Region
 from backend.directory.regions import InvalidRegionCode, level_of
+from backend.errors import Conflict, ValidationFailed
 from backend.extensions import db
 from backend.imports.columns import Column
 from backend.imports.files import SpreadsheetError, open_table
@@ -261,6 +262,25 @@ def reject(report: Report, columns: tuple[Column, ...], row: Row) -> None:
         else:
             report.rejections.append(Rejection(row.number, column.header, shown(column, row.values.get(column.header)),
                                                reason))
+
+
+def write_through(written: Written, row: Row, save: Callable[[], tuple[Any, bool]]) -> None:
+    """One row written by the API's own service function, ``save`` -> (record, created): counted
+    as imported or on file (a conflict: stored meanwhile), or refused with the service's reasons."""
+    try:
+        record, created = save()
+    except Conflict:
+        written.already_on_file += 1
+        return
+    except ValidationFailed as error:
+        row.problems = errors_as_problems(error.errors)
+        written.refused.append(row)
+        return
+    db.session.expunge(record)  # not needed again: the session's memory stays flat
+    if created:
+        written.imported += 1
+    else:
+        written.already_on_file += 1
 
 
 def errors_as_problems(errors: dict, fields: dict[str, str] | None = None) -> Problems:
