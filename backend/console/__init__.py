@@ -18,12 +18,19 @@ POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'sel
           "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
-@blp.after_request
-def _headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+def page_headers(policy: str, **extra: str):
+    """An after_request hook for a static page of the app's own: its content security policy,
+    no type sniffing, no referrer, and ``extra`` headers (the console and the doctors' app)."""
+    def apply(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = policy
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.update(extra)
+        return response
+    return apply
+
+
+blp.after_request(page_headers(POLICY))
 
 
 @blp.route("/")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, redirect, send_from_directory
 
+from backend.console import page_headers
+
 STATIC = Path(__file__).parent / "static"
 
 blp = Blueprint("doctor_app", __name__)
@@ -26,13 +28,7 @@ POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'sel
 TYPES = {".webmanifest": "application/manifest+json", ".js": "text/javascript; charset=utf-8"}
 
 
-@blp.after_request
-def _headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+blp.after_request(page_headers(POLICY, **{"Cache-Control": "no-cache"}))
 
 
 def _send(name: str) -> Response:
