@@ -38,7 +38,9 @@ CONDITION_NAMES = {"hypertension": "高血压", "diabetes": "2型糖尿病"}
 
 
 def _moment(day: date) -> datetime:
-    return datetime.combine(day, time(8, 30), tzinfo=clock.CIVIL_TZ)
+    # Never later than now: a record is not written in the future (the statistics' refresh reads
+    # updated_at to find what changed since it last ran).
+    return min(datetime.combine(day, time(8, 30), tzinfo=clock.CIVIL_TZ), clock.now())
 
 
 def _self_care_level(score: int) -> str:

@@ -433,7 +433,9 @@ class Forms:
 
 
 def _moment(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour, 0), tzinfo=clock.CIVIL_TZ)
+    # Never later than now: a record is not written in the future (the statistics' refresh reads
+    # updated_at to find what changed since it last ran).
+    return min(datetime.combine(day, time(hour, 0), tzinfo=clock.CIVIL_TZ), clock.now())
 
 
 def load_follow_ups(rng: random.Random, forms_rng: random.Random, today: date) -> None:

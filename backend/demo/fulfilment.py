@@ -26,7 +26,10 @@ OUTCOMES = [("no_answer", 0.35), ("reached_will_visit", 0.35), ("reached_decline
 
 
 def _moment(day: date, rng: random.Random) -> datetime:
-    return datetime.combine(day, time(rng.randint(9, 16), rng.randint(0, 59)), tzinfo=clock.CIVIL_TZ)
+    # Never later than now: a record is not written in the future (the statistics' refresh reads
+    # updated_at to find what changed since it last ran).
+    moment = datetime.combine(day, time(rng.randint(9, 16), rng.randint(0, 59)), tzinfo=clock.CIVIL_TZ)
+    return min(moment, clock.now())
 
 
 def load_fulfilment(rng: random.Random, today: date) -> None:
