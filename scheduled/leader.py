@@ -19,8 +19,8 @@ LOCK_KEY = 0x4A49_4159  # "JIAY": the advisory lock of the scheduler
 
 
 class AdvisoryLeadership:
-    def __init__(self, engine: Engine, holder: str):
-        self.engine, self.holder = engine, holder
+    def __init__(self, engine: Engine, holder: str, key: int = LOCK_KEY):
+        self.engine, self.holder, self.key = engine, holder, key
         self._connection: Connection | None = None
         # The scheduler's loop and its jobs' threads ask at once; a connection serves one at a time.
         self._lock = threading.RLock()
@@ -33,7 +33,7 @@ class AdvisoryLeadership:
         if self._connection is not None:
             return self._still_leader()
         connection = self.engine.connect()
-        got = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar()
+        got = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar()
         connection.commit()
         if got:
             self._connection = connection
@@ -60,7 +60,7 @@ class AdvisoryLeadership:
         with self._lock:
             if self._connection is not None:
                 try:
-                    self._connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                    self._connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
                     self._connection.commit()
                 finally:
                     self._connection.close()
@@ -78,8 +78,11 @@ class LeaseLeadership:
         with self.engine.begin() as connection:
             row = connection.execute(sa.select(table).where(table.c.name == self.name)).first()
             if row is None:
-                connection.execute(sa.insert(table).values(name=self.name, holder=self.holder,
-                                                           expires_at=now + self.lease))
+                try:
+                    connection.execute(sa.insert(table).values(name=self.name, holder=self.holder,
+                                                               expires_at=now + self.lease))
+                except sa.exc.IntegrityError:  # another process took it first
+                    return False
                 return True
             result = connection.execute(
                 sa.update(table).where(table.c.name == self.name,
@@ -96,7 +99,10 @@ class LeaseLeadership:
             connection.execute(sa.delete(table).where(table.c.name == self.name, table.c.holder == self.holder))
 
 
-def leadership_for(engine: Engine, holder: str):
+def leadership_for(engine: Engine, holder: str, name: str = "scheduler", key: int = LOCK_KEY,
+                   lease_seconds: int = 30):
+    """The scheduler's lock by default; another process-wide lock (the statistics refresh's)
+    under its own name and key."""
     if engine.dialect.name == "postgresql":
-        return AdvisoryLeadership(engine, holder)
-    return LeaseLeadership(engine, holder)
+        return AdvisoryLeadership(engine, holder, key)
+    return LeaseLeadership(engine, holder, lease_seconds, name)
