@@ -22,7 +22,7 @@ from backend.fulfilment import rules
 from backend.followups.models import FollowUp
 from backend.fulfilment.models import OUTCOMES, Call, ServiceDelivery
 from backend.residents.models import Resident
-from backend.stats.service import Area, contracted_on, rate, region_ref
+from backend.stats.service import Area, Live, contracted_on, rate, region_ref
 
 
 def _days_from(start, end):
@@ -100,9 +100,12 @@ def _block(counts: dict) -> dict:
             "behind": statuses["behind"], "fulfilment_rate": rate(statuses["on_track"] + statuses["complete"], n)}
 
 
-def fulfilment_stats(a: Area, day: date) -> dict:
-    """The statuses are fulfilment.rules' (complete: every item delivered in full; behind: an item
-    short of what it owed by the day; else on track), computed per contract in the database."""
+def fulfilment_counts(a: Area, day: date) -> tuple[list[tuple], list[tuple]]:
+    """The contracts held on ``day`` as rows (bucket, team id, status, n), and their items as
+    rows (bucket, item code, item name, contracts, owed, owed by the day, delivered, delivered
+    of what was owed by the day). The statuses are fulfilment.rules' (complete: every item
+    delivered in full; behind: an item short of what it owed by the day; else on track),
+    computed per contract in the database."""
     rows, held = _item_rows(a, day)
     rows = rows.subquery()
     per_contract = (
@@ -115,28 +118,42 @@ def fulfilment_stats(a: Area, day: date) -> dict:
     # A contract that owes no item (no row in per_contract) has nothing outstanding: complete.
     status = sa.case((per_contract.c.contract_id.is_(None), "complete"), (per_contract.c.done == 1, "complete"),
                      (per_contract.c.behind == 1, "behind"), else_="on_track")
-    by_bucket: dict[str, dict] = defaultdict(_empty)
-    by_team: dict[str, dict] = defaultdict(_empty)
-    total = _empty()
-    for bucket, team_id, state, n in db.session.execute(
+    statuses = [(a.code_of_bucket(bucket), team_id, state, n) for bucket, team_id, state, n in db.session.execute(
         sa.select(held.c.bucket, held.c.team_id, status, sa.func.count())
         .outerjoin(per_contract, per_contract.c.contract_id == held.c.id)
         .group_by(held.c.bucket, held.c.team_id, status)
-    ):
-        for counts in (by_bucket[a.code_of_bucket(bucket)], by_team[team_id], total):
-            counts["contracted"] += n
-            counts["statuses"][state] += n
+    )]
     items = [
-        {"code": code, "name": name, "contracts": n, "owed": int(owed), "owed_by_today": int(owed_by),
-         "delivered": int(delivered), "delivered_of_owed_by_today": int(counted),
-         "delivery_rate": rate(int(counted), int(owed_by))}
-        for code, name, n, owed, owed_by, delivered, counted in db.session.execute(
-            sa.select(rows.c.code, sa.func.max(rows.c.name), sa.func.count(), sa.func.sum(rows.c.owed),
+        (a.code_of_bucket(bucket), code, name, n, int(owed), int(owed_by), int(delivered), int(counted))
+        for bucket, code, name, n, owed, owed_by, delivered, counted in db.session.execute(
+            sa.select(rows.c.bucket, rows.c.code, sa.func.max(rows.c.name), sa.func.count(), sa.func.sum(rows.c.owed),
                       sa.func.sum(rows.c.owed_by), sa.func.sum(rows.c.delivered),
                       sa.func.sum(sa.case((rows.c.delivered < rows.c.owed_by, rows.c.delivered),
                                           else_=rows.c.owed_by)))
-            .group_by(rows.c.code).order_by(rows.c.code))
+            .group_by(rows.c.bucket, rows.c.code))
     ]
+    return statuses, items
+
+
+def fulfilment_stats(a: Area, day: date, source=None) -> dict:
+    statuses, item_rows = (source or Live()).fulfilment(a, day)
+    by_bucket: dict[str, dict] = defaultdict(_empty)
+    by_team: dict[str, dict] = defaultdict(_empty)
+    total = _empty()
+    for code, team_id, state, n in statuses:
+        for counts in (by_bucket[code], by_team[team_id], total):
+            counts["contracted"] += n
+            counts["statuses"][state] += n
+    per_item: dict[str, dict] = {}
+    for _, code, name, n, owed, owed_by, delivered, counted in item_rows:
+        item = per_item.setdefault(code, {"code": code, "name": name, "contracts": 0, "owed": 0, "owed_by_today": 0,
+                                          "delivered": 0, "delivered_of_owed_by_today": 0})
+        item["name"] = max(item["name"], name)
+        for field, value in (("contracts", n), ("owed", owed), ("owed_by_today", owed_by), ("delivered", delivered),
+                             ("delivered_of_owed_by_today", counted)):
+            item[field] += value
+    items = [{**item, "delivery_rate": rate(item["delivered_of_owed_by_today"], item["owed_by_today"])}
+             for _, item in sorted(per_item.items())]
 
     # Team.institution is loaded with the team (a joined relationship).
     teams = {t.id: t for t in db.session.scalars(sa.select(Team).where(Team.id.in_(list(by_team))))}

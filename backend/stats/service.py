@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 
+from backend import clock
 from backend.auth.principal import Principal
 from backend.contracts.models import Contract
 from backend.directory.models import GROUPS, Institution, Population, Region, Team, TeamServiceArea
@@ -86,6 +87,29 @@ def area(region_code: str) -> Area:
     children = list(db.session.scalars(sa.select(Region).where(Region.parent_code == region.code)
                                        .order_by(Region.code)))
     return Area(region, children)
+
+
+class Live:
+    """The statistics computed from the records themselves, at the moment of asking: the
+    reference the reporting tables (backend/stats/rollup.py) are checked against."""
+
+    name = "live"
+
+    def __init__(self):
+        self.computed_at = clock.utcnow()
+
+    def contracts(self, a: Area, day: date):
+        return contract_counts(a, day)
+
+    def chronic(self, a: Area, disease: str, year: int, day: date):
+        return chronic_counts(a, disease, year, day)
+
+    def teams(self, a: Area, ids: list[str], day: date):
+        return team_counts(ids, day)
+
+    def fulfilment(self, a: Area, day: date):
+        from backend.stats.fulfilment import fulfilment_counts
+        return fulfilment_counts(a, day)
 
 
 # Scope: a county_admin reads its region; an institution_admin its institution's area and teams.
@@ -232,12 +256,17 @@ def elderly_checked_counts(a: Area, day: date) -> dict[str, int]:
                       .group_by(bucket))
 
 
-def contract_stats(a: Area, day: date) -> dict:
+def contract_counts(a: Area, day: date) -> tuple[dict, dict, dict, dict]:
+    """Per bucket: the contracted residents and of them each group's; the contracts due for
+    renewal and those renewed; the elderly checked."""
+    ended, renewed = renewal_counts(a, day)
+    return contracted_by_group(a, day), ended, renewed, elderly_checked_counts(a, day)
+
+
+def contract_stats(a: Area, day: date, source=None) -> dict:
     year = day.year
     denominators = populations(a, year)
-    counts = contracted_by_group(a, day)
-    ended, renewed = renewal_counts(a, day)
-    checked = elderly_checked_counts(a, day)
+    counts, ended, renewed, checked = (source or Live()).contracts(a, day)
 
     def block(region: Region, codes: list[str]) -> dict:
         d = denominators[region.code]
@@ -323,8 +352,8 @@ def chronic_counts(a: Area, disease: str, year: int, day: date) -> dict[str, dic
     }
 
 
-def chronic_stats(a: Area, disease: str, year: int, day: date) -> dict:
-    counts = chronic_counts(a, disease, year, day)
+def chronic_stats(a: Area, disease: str, year: int, day: date, source=None) -> dict:
+    counts = (source or Live()).chronic(a, disease, year, day)
 
     def block(region: Region, codes: list[str]) -> dict:
         total = {k: sum(counts.get(c, {}).get(k, 0) for c in codes)
@@ -343,17 +372,18 @@ def chronic_stats(a: Area, disease: str, year: int, day: date) -> dict:
 
 # Teams
 
-def team_stats(a: Area, day: date) -> list[dict]:
-    """Teams of institutions in the region or serving it: contracted, capacity, pending, overdue."""
+def teams_of(a: Area) -> list[Team]:
+    """Active teams of institutions in the region or serving it."""
     serving = sa.select(TeamServiceArea.team_id).where(TeamServiceArea.region_code.like(a.prefix + "%"))
-    teams = list(db.session.scalars(
+    return list(db.session.scalars(
         sa.select(Team).join(Institution, Institution.id == Team.institution_id)
         .where(Team.active.is_(True), sa.or_(Institution.region_code.like(a.prefix + "%"), Team.id.in_(serving)))
         .order_by(Team.name, Team.id)
     ))
-    ids = [t.id for t in teams]
-    if not ids:
-        return []
+
+
+def team_counts(ids: list[str], day: date) -> dict[str, dict[str, int]]:
+    """Per team: residents contracted on ``day``, sign-ups pending, conditions overdue."""
     contracted = dict(db.session.execute(
         sa.select(Contract.team_id, sa.func.count(sa.distinct(bytewise(Contract.resident_id))))
         .where(Contract.team_id.in_(ids), contracted_on(day)).group_by(Contract.team_id)).all())
@@ -366,15 +396,26 @@ def team_stats(a: Area, day: date) -> list[dict]:
         .where(Contract.team_id.in_(ids), contracted_on(day), Condition.deregistered_on.is_(None),
                Condition.next_due_on < day)
         .group_by(Contract.team_id)).all())
+    return {t: {"contracted": contracted.get(t, 0), "pending": pending.get(t, 0), "overdue": overdue.get(t, 0)}
+            for t in ids}
+
+
+def team_stats(a: Area, day: date, source=None) -> list[dict]:
+    """Teams of institutions in the region or serving it: contracted, capacity, pending, overdue."""
+    teams = teams_of(a)
+    if not teams:
+        return []
+    counts = (source or Live()).teams(a, [t.id for t in teams], day)
     rows = []
     for team in teams:
         capacity = capacity_of(team)
-        n = contracted.get(team.id, 0)
+        figures = counts.get(team.id, {})
+        n = figures.get("contracted", 0)
         rows.append({
             "team": {"id": team.id, "name": team.name}, "institution": {"id": team.institution.id,
                                                                         "name": team.institution.name},
             "contracted": n, "capacity": capacity, "utilization_rate": rate(n, capacity),
-            "pending": pending.get(team.id, 0), "overdue_follow_ups": overdue.get(team.id, 0),
+            "pending": figures.get("pending", 0), "overdue_follow_ups": figures.get("overdue", 0),
         })
     return rows
 
@@ -402,27 +443,36 @@ def month_ends(first: date, last: date, today: date) -> list[date]:
     return points
 
 
-def metric_on(a: Area, metric: str, day: date) -> float | int | None:
-    if metric in ("contracted", "coverage_rate"):
-        contracted = sum(contracted_counts(a, day).values())
+def metric_on(a: Area, metric: str, day: date, source=None) -> float | int | None:
+    source = source or Live()
+    if metric in ("contracted", "coverage_rate", "renewal_rate"):
+        counts, ended, renewed, _ = source.contracts(a, day)
+        if metric == "renewal_rate":
+            return rate(sum(renewed.values()), sum(ended.values()))
+        contracted = sum(c["contracted"] for c in counts.values())
         if metric == "contracted":
             return contracted
         return rate(contracted, populations(a, day.year)[a.region.code]["population"])
-    if metric == "renewal_rate":
-        ended, renewed = renewal_counts(a, day)
-        return rate(sum(renewed.values()), sum(ended.values()))
     disease, _, kind = metric.partition("_")
-    counts = chronic_counts(a, disease, day.year, day).values()
+    counts = source.chronic(a, disease, day.year, day).values()
     managed = sum(c["managed"] for c in counts)
     part = sum(c["standardized" if kind == "standardized_rate" else "controlled"] for c in counts)
     return rate(part, managed)
 
 
-def trend(a: Area, metric: str, first: date, last: date, today: date) -> dict:
-    points = month_ends(first, last, today)
+def trend(a: Area, metric: str, first: date, last: date, today: date, source_for=None) -> dict:
+    """Each point is read from the source ``source_for(area, day)`` gives (the reporting tables
+    where they hold the day); the series' ``computed_at`` is its last point's."""
+    points = []
+    for d in month_ends(first, last, today):
+        source = source_for(a, d) if source_for else Live()
+        points.append({"month": f"{d.year}-{d.month:02d}", "as_of": d, "value": metric_on(a, metric, d, source),
+                       "computed_at": source.computed_at, "source": source.name})
+    names = {p["source"] for p in points}
     return {
         "region": region_ref(a.region),
         "metric": metric,
-        "points": [{"month": f"{d.year}-{d.month:02d}", "as_of": d, "value": metric_on(a, metric, d)}
-                   for d in points],
+        "computed_at": points[-1]["computed_at"] if points else clock.utcnow(),
+        "source": names.pop() if len(names) == 1 else "mixed" if names else "live",
+        "points": points,
     }
