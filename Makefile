@@ -19,6 +19,7 @@ $(BIN)/.installed: requirements.txt
 demo: $(BIN)/.installed
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi demo-data
+	$(BIN)/flask --app wsgi rollup
 	$(BIN)/python -m tests.fakes.wechat_server --port $(WECHAT_PORT) & fake=$$!; \
 	$(BIN)/flask --app wsgi scheduler & scheduler=$$!; \
 	trap 'kill $$fake $$scheduler 2>/dev/null' EXIT INT TERM; \

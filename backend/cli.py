@@ -183,6 +183,25 @@ def register(app: Flask) -> None:
         for kind, name in FILES.items():
             click.echo(f"  flask --app wsgi import {kind} {directory / name} --region-code 220802000000")
 
+    @app.cli.command("rollup")
+    @click.option("--full", is_flag=True, help="recompute every kept day, frozen month ends included")
+    @click.option("--region-code", default=None, help="only the counties under this region (default: all)")
+    def rollup_command(full: bool, region_code: str | None):
+        """Bring the statistics' reporting tables up to date (what the scheduler's
+        refresh-statistics job does); --full rebuilds them, past months included."""
+        from backend.directory.regions import InvalidRegionCode, level_of
+        from backend.stats import rollup
+
+        if region_code is not None:
+            try:
+                level_of(region_code)
+            except InvalidRegionCode:
+                raise click.ClickException("--region-code must be a 12-digit region code") from None
+        counts = rollup.refresh(full=full, region_code=region_code)
+        if counts.get("skipped"):
+            raise click.ClickException("another refresh of the statistics is running; try again when it ends")
+        click.echo(json.dumps(counts, ensure_ascii=False))
+
     @app.cli.command("openapi")
     @click.option("--check", is_flag=True, help="fail when api_docs/openapi.json differs from the code")
     @click.option("--output", type=click.Path(path_type=Path), default=OPENAPI_FILE, show_default=True)

@@ -14,3 +14,4 @@ from backend.referrals.models import Referral  # noqa: F401
 from backend.exams.models import HealthCheck  # noqa: F401
 from backend.sync.models import ResidentMove  # noqa: F401
 from backend.imports.models import ImportRejection, ImportRun  # noqa: F401
+from backend.stats.models import StatCell, StatSnapshot  # noqa: F401

@@ -25,11 +25,19 @@ def expire_contracts(now: datetime) -> dict[str, int]:
     return {"expired": contracts.expire_ended(clock.to_civil(now).date())}
 
 
+def refresh_statistics(now: datetime) -> dict[str, int]:
+    """Every few minutes: the statistics' reporting tables, for what changed (backend/stats/rollup.py)."""
+    from backend.stats import rollup
+
+    return rollup.refresh(now)
+
+
 JOBS: dict[str, Callable[[datetime], dict[str, int]]] = {
     "plan-follow-up-reminders": notifications.plan_follow_up_reminders,
     "plan-renewal-reminders": notifications.plan_renewal_reminders,
     "dispatch-notifications": notifications.dispatch,
     "expire-contracts": expire_contracts,
+    "refresh-statistics": refresh_statistics,
 }
 
 # The daily jobs and the civil time from which each is due; each runs once a day, and a day's

@@ -35,6 +35,7 @@ DAILY_JOBS = "daily-jobs"
 SCHEDULE = [
     (DAILY_JOBS, {"trigger": "interval", "seconds": 30}),
     ("dispatch-notifications", {"trigger": "interval", "minutes": 1}),
+    ("refresh-statistics", {"trigger": "interval", "minutes": 10}),
 ]
 # Waits after a day's 1st, 2nd, ... failure of a daily job; every 15 minutes after that.
 RETRY_MINUTES = (1, 2, 4, 8, 15)

@@ -9,12 +9,27 @@ from flask_smorest import Blueprint
 from backend import clock
 from backend.auth.principal import current_principal, require
 from backend.errors import ValidationFailed
-from backend.stats import export, fulfilment, service
+from backend.stats import export, fulfilment, rollup, service
 from backend.stats import schemas as s
 
 blp = Blueprint("stats", __name__, description="统计：签约覆盖、续约、慢病规范管理与控制（JSON 或 CSV）")
 READERS = ("county_admin", "institution_admin")
 CSV_DOC = {"responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}}
+
+
+def fresh(stats: dict, source) -> dict:
+    """The statistics with when and from what they were computed."""
+    return {**stats, "computed_at": source.computed_at, "source": source.name}
+
+
+def answer(stats: dict, to_csv):
+    """JSON, or CSV for Excel; the CSV says how fresh it is in its headers."""
+    if not wants_csv():
+        return stats
+    response = to_csv(stats)
+    response.headers["X-Computed-At"] = stats["computed_at"].isoformat()
+    response.headers["X-Stats-Source"] = stats["source"]
+    return response
 
 
 def wants_csv() -> bool:
@@ -27,6 +42,14 @@ def _area(args) -> service.Area:
     code = args.get("region_code") or service.default_region(principal)
     service.ensure_may_read(principal, code)
     return service.area(code)
+
+
+def _source(args):
+    """Where the figures come from: the reporting tables where they hold the day, or (source=live)
+    the records themselves."""
+    if args.get("source") == "live":
+        return lambda a, day: service.Live()
+    return rollup.source_for
 
 
 def _as_of(args) -> date:
@@ -44,8 +67,9 @@ def _as_of(args) -> date:
 @blp.doc(**CSV_DOC)
 def contract_stats(args):
     """签约覆盖率、重点人群签约率、续约率（含下级区划）"""
-    stats = service.contract_stats(_area(args), _as_of(args))
-    return export.contracts_csv(stats) if wants_csv() else stats
+    a, day = _area(args), _as_of(args)
+    source = _source(args)(a, day)
+    return answer(fresh(service.contract_stats(a, day, source), source), export.contracts_csv)
 
 
 @blp.route("/stats/chronic")
@@ -62,8 +86,9 @@ def chronic_stats(args):
         raise ValidationFailed({"as_of": [f"须在 {year} 年内"]})
     if day > today:
         raise ValidationFailed({"year" if "as_of" not in args else "as_of": ["不能晚于今天"]})
-    stats = service.chronic_stats(_area(args), args["disease"], year, day)
-    return export.chronic_csv(stats) if wants_csv() else stats
+    a = _area(args)
+    source = _source(args)(a, day)
+    return answer(fresh(service.chronic_stats(a, args["disease"], year, day, source), source), export.chronic_csv)
 
 
 @blp.route("/stats/teams")
@@ -75,8 +100,9 @@ def team_stats(args):
     """各团队：签约人数与上限、待审核签约、逾期随访"""
     a, day = _area(args), _as_of(args)
     region = service.region_ref(a.region)
-    rows = service.team_stats(a, day)
-    return export.teams_csv(region, rows) if wants_csv() else {"region": region, "as_of": day, "items": rows}
+    source = _source(args)(a, day)
+    stats = fresh({"region": region, "as_of": day, "items": service.team_stats(a, day, source)}, source)
+    return answer(stats, lambda st: export.teams_csv(region, st["items"]))
 
 
 @blp.route("/stats/trend")
@@ -94,8 +120,8 @@ def trend(args):
         raise ValidationFailed({"from": ["起始月份不能晚于结束月份"]})
     if months > service.MAX_MONTHS:
         raise ValidationFailed({"from": [f"最多 {service.MAX_MONTHS} 个月"]})
-    series = service.trend(_area(args), args["metric"], first, last, today)
-    return export.trend_csv(series) if wants_csv() else series
+    series = service.trend(_area(args), args["metric"], first, last, today, _source(args))
+    return answer(series, export.trend_csv)
 
 
 @blp.route("/stats/fulfilment")
@@ -105,8 +131,9 @@ def trend(args):
 @blp.doc(**CSV_DOC)
 def fulfilment_stats(args):
     """履约率（按进度或已完成的签约居民 ÷ 签约居民）、各服务项目提供率，按下级区划与团队"""
-    stats = fulfilment.fulfilment_stats(_area(args), _as_of(args))
-    return export.fulfilment_csv(stats) if wants_csv() else stats
+    a, day = _area(args), _as_of(args)
+    source = _source(args)(a, day)
+    return answer(fresh(fulfilment.fulfilment_stats(a, day, source), source), export.fulfilment_csv)
 
 
 @blp.route("/stats/calls")
@@ -125,5 +152,6 @@ def call_stats(args):
         raise ValidationFailed({"from": ["起始日期不能晚于结束日期"]})
     if (last - first).days > 366:
         raise ValidationFailed({"from": ["最多一年"]})
-    stats = fulfilment.call_stats(_area(args), first, last)
-    return export.calls_csv(stats) if wants_csv() else stats
+    # Calls are counted from the calls themselves: a month's are a few thousand rows per county.
+    stats = fresh(fulfilment.call_stats(_area(args), first, last), service.Live())
+    return answer(stats, export.calls_csv)

@@ -20,6 +20,8 @@ class StatsArgs(Schema):
         unknown = ma.EXCLUDE
 
     region_code = RegionCode(metadata={"description": "默认：调用者管辖的区划"})
+    source = fields.String(validate=validate.OneOf(("live",)), metadata={
+        "description": "live：不读统计报表，按当前记录实时计算（较慢，县级数秒）；默认读统计报表，无快照的日期实时计算"})
 
 
 class AsOfArgs(StatsArgs):
@@ -43,6 +45,16 @@ class TrendArgs(StatsArgs):
     metric = fields.String(required=True, validate=validate.OneOf(TREND_METRICS))
     from_ = Month(data_key="from", metadata={"description": "起始月份 YYYY-MM，默认12个月前"})
     to = Month(metadata={"description": "结束月份 YYYY-MM，默认本月"})
+
+
+SOURCES = ("rollup", "live", "mixed")
+
+
+class Freshness(Schema):
+    computed_at = fields.DateTime(required=True, metadata={
+        "description": "这些数字的计算时刻：来自统计报表（rollup）时为该报表的刷新时刻，实时计算（live）时为本次请求"})
+    source = fields.String(required=True, validate=validate.OneOf(SOURCES), metadata={
+        "description": "rollup：统计报表（每县每日快照，月末冻结）；live：实时计算；mixed：趋势中两者都有"})
 
 
 class RegionRefSchema(Schema):
@@ -74,7 +86,7 @@ class ContractStatsBase(Schema):
     renewal_rate = Rate()
 
 
-class ContractStatsSchema(ContractStatsBase):
+class ContractStatsSchema(ContractStatsBase, Freshness):
     children = fields.List(fields.Nested(ContractStatsBase), required=True)
 
 
@@ -92,7 +104,7 @@ class ChronicStatsBase(Schema):
     health_checked = fields.Integer(required=True, metadata={"description": "当年（至截至日期）做过健康体检的管理患者数"})
 
 
-class ChronicStatsSchema(ChronicStatsBase):
+class ChronicStatsSchema(ChronicStatsBase, Freshness):
     children = fields.List(fields.Nested(ChronicStatsBase), required=True)
 
 
@@ -106,19 +118,19 @@ class TeamStatSchema(Schema):
     overdue_follow_ups = fields.Integer(required=True)
 
 
-class TeamStatsSchema(Schema):
+class TeamStatsSchema(Freshness):
     region = fields.Nested(RegionRefSchema, required=True)
     as_of = fields.Date(required=True)
     items = fields.List(fields.Nested(TeamStatSchema), required=True)
 
 
-class TrendPointSchema(Schema):
+class TrendPointSchema(Freshness):
     month = fields.String(required=True)
     as_of = fields.Date(required=True)
     value = fields.Float(allow_none=True)
 
 
-class TrendSchema(Schema):
+class TrendSchema(Freshness):
     region = fields.Nested(RegionRefSchema, required=True)
     metric = fields.String(required=True)
     points = fields.List(fields.Nested(TrendPointSchema), required=True)
@@ -158,7 +170,7 @@ class FulfilmentTeamSchema(FulfilmentBlockSchema):
     institution = fields.Nested(RefSchema, required=True)
 
 
-class FulfilmentStatsSchema(FulfilmentRegionSchema):
+class FulfilmentStatsSchema(FulfilmentRegionSchema, Freshness):
     items = fields.List(fields.Nested(ItemDeliverySchema), required=True)
     children = fields.List(fields.Nested(FulfilmentRegionSchema), required=True)
     teams = fields.List(fields.Nested(FulfilmentTeamSchema), required=True)
@@ -175,7 +187,7 @@ class TeamCallsSchema(Schema):
     outcomes = fields.Nested(OutcomeCountsSchema, required=True)
 
 
-class CallStatsSchema(Schema):
+class CallStatsSchema(Freshness):
     region = fields.Nested(RegionRefSchema, required=True)
     from_ = fields.Date(data_key="from", attribute="from", required=True)
     to = fields.Date(required=True)
