@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from backend import clock
 from backend.contracts.models import Contract
-from backend.directory.models import Region
+from backend.directory.models import GROUPS, Region
 from backend.directory.regions import prefix_of
 from backend.exams.models import HealthCheck
 from backend.extensions import db, on_postgresql
@@ -51,8 +51,10 @@ log = logging.getLogger("jiayi.rollup")
 MONTHS_KEPT = 12
 LOCK_KEY = 0x4A49_5354  # "JIST": the advisory lock of the statistics refresh
 LEASE_SECONDS = 30 * 60  # where there is no advisory lock: a refresh that died frees it after this
+WORK_MEM = "128MB"  # per sort or hash of the refresh's statements, on PostgreSQL
 CONTRACT_KEYS = ("contracted", "renewal_due", "renewed", "elderly_checked")
 ITEM_FIELDS = ("contracts", "owed", "owed_by", "delivered", "counted")
+CHRONIC_KEYS = ("managed", "standardized", "controlled", "overdue", "health_checked")
 
 
 def county_of(code: str) -> str:
@@ -192,12 +194,23 @@ def refresh(now: datetime | None = None, full: bool = False, region_code: str | 
         todays = [computed_at for (code, day), (_, computed_at) in kept.items() if day == today]
         changed = changed_counties(min(todays)) if todays and not full else set()
         ends = set(month_ends_before(today))
+        # Today's figures first, for every county; then the month ends a first run or a new
+        # month needs (a province's first run takes a while: its consoles are served meanwhile).
+        for county in counties:
+            code = county_of(county.code)
+            if full or (code, today) not in kept or code in changed:
+                done["cells"] += _write(county, today, frozen=False).cells
+                done["snapshots"] += 1
+            else:
+                done["unchanged"] += 1
+            lock.still_leader()  # renews the lease between counties
         for county in counties:
             code = county_of(county.code)
             for day in sorted(ends):
                 if full or not kept.get((code, day), (False,))[0]:
                     done["cells"] += _write(county, day, frozen=True).cells
                     done["frozen"] += 1
+                    lock.still_leader()
             for c, day in list(kept):
                 if c == code and day < today and day not in ends:  # a past day no longer kept
                     db.session.execute(sa.delete(StatCell).where(StatCell.as_of == day, StatCell.county_code == c))
@@ -205,12 +218,6 @@ def refresh(now: datetime | None = None, full: bool = False, region_code: str | 
                                                                      StatSnapshot.county_code == c))
                     db.session.commit()
                     done["dropped"] += 1
-            if full or (code, today) not in kept or code in changed:
-                done["cells"] += _write(county, today, frozen=False).cells
-                done["snapshots"] += 1
-            else:
-                done["unchanged"] += 1
-            lock.still_leader()  # renews the lease between counties
     finally:
         db.session.rollback()
         lock.release()
@@ -220,8 +227,11 @@ def refresh(now: datetime | None = None, full: bool = False, region_code: str | 
 def _write(county: Region, day: date, frozen: bool) -> StatSnapshot:
     db.session.commit()  # the reads before are over: the snapshot starts a transaction of its own
     if on_postgresql():
-        # One consistent view of the records for the whole snapshot.
+        # One consistent view of the records for the whole snapshot; and room to hash a
+        # province's conditions for the group counts (with the default 4 MB the planner falls
+        # back to scanning them once per resident: minutes instead of seconds).
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        db.session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     try:
         snapshot = write_snapshot(county, day, frozen)
         db.session.commit()
@@ -265,13 +275,16 @@ class Rollup:
                 counts[code][key[6:]] = value
             else:
                 other[key][code] = value
-        return dict(counts), other["renewal_due"], other["renewed"], other["elderly_checked"]
+        # The live counts' shape: a bucket with contracted residents has every key, zeros included.
+        counts = {code: {"contracted": 0, **{g: 0 for g in GROUPS}, **row} for code, row in counts.items()
+                  if "contracted" in row}
+        return counts, other["renewal_due"], other["renewed"], other["elderly_checked"]
 
     def chronic(self, a: Area, disease: str, year: int, day: date):
         counts: dict[str, dict] = defaultdict(dict)
         for code, _, key, value in self._sums(a, f"chronic:{disease}"):
             counts[code][key] = value
-        return dict(counts)
+        return {code: {**dict.fromkeys(CHRONIC_KEYS, 0), **row} for code, row in counts.items()}
 
     def teams(self, a: Area, ids: list[str], day: date):
         counts: dict[str, dict] = {}
@@ -340,6 +353,8 @@ def indicators(a: Area, day: date, source) -> dict:
                "fulfilment": fulfilment.fulfilment_stats(a, day, source)}
     for disease in DISEASES:
         figures[f"chronic:{disease}"] = service.chronic_stats(a, disease, day.year, day, source)
+    for metric in service.TREND_METRICS:  # a trend's point on this day
+        figures[f"trend:{metric}"] = service.metric_on(a, metric, day, source)
     return figures
 
 
