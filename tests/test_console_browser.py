@@ -32,6 +32,8 @@ def server(app):
     """The test's app over real HTTP, with the demo county loaded."""
     result = app.test_cli_runner().invoke(args=["demo-data"])
     assert result.exit_code == 0, result.output
+    result = app.test_cli_runner().invoke(args=["rollup"])  # as make demo does: the reporting tables
+    assert result.exit_code == 0, result.output
     with served(app) as url:
         yield url
 
@@ -86,6 +88,9 @@ def expect_figures(page, client, headers, region_code: str) -> dict:
     # Locator waits (not wait_for_function, which evaluates a string: the page's CSP forbids that).
     expect(page.locator("#breadcrumb .current")).to_have_attribute("data-code", region_code)
     expect(page.locator("#status")).to_have_text(re.compile(r"^数据截至"))
+    # Whether the figures are the reporting tables' (today, month ends) or computed for the page.
+    expect(page.locator("#status")).to_contain_text(
+        "统计报表更新于" if contracts["source"] == "rollup" else "实时计算")
     assert card(page, "coverage") == (pct(contracts["coverage_rate"]),
                                       f"{contracts['contracted']:,} / {contracts['population']:,} 人")
     assert card(page, "renewal")[0] == pct(contracts["renewal_rate"])

@@ -168,10 +168,19 @@
       ]);
       if (mine !== loading) return;
       render({ contracts, hypertension, diabetes, teams, fulfilment, calls, trends });
-      setStatus("数据截至 " + state.asOf + "，" + contracts.region.name);
+      setStatus("数据截至 " + state.asOf + "，" + contracts.region.name + freshness(contracts));
     } catch (error) {
       if (mine === loading && error.status !== 401) setStatus(error.message, true);
     }
+  }
+
+  // When the figures were computed: the reporting tables' refresh, or this request (live).
+  function freshness(stats) {
+    if (stats.source !== "rollup") return "（实时计算）";
+    const at = new Date(stats.computed_at).toLocaleString("zh-CN", {
+      timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false,
+    });
+    return "（统计报表更新于 " + at + "）";
   }
 
   function setStatus(text, isError) {
