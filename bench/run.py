@@ -3,6 +3,7 @@ statistics against hand-written SQL, and the reminder jobs.
 
     bench/generate          # once: the county at the chosen scale
     bench/run               # prints the table, writes bench/results/run-<time>.json
+    bench/run --province    # after bench/generate --counties N: see bench/province.py
 
 Each latency is measured over real HTTP from this process with a few concurrent clients, after
 a warm-up. The floor of every endpoint is the /healthz p95; the floor of each statistics
@@ -299,9 +300,19 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--messages", type=int, default=500)
     parser.add_argument("--label", default="")
+    parser.add_argument("--province", action="store_true",
+                        help="the province benchmark (bench/province.py): statistics at province, city and county "
+                             "level from the reporting tables, the refresh, and the rollup against the live figures")
+    parser.add_argument("--day-writes", type=int, default=300, help="--province: follow-ups written before the refresh")
+    parser.add_argument("--compare-depth", default="township", choices=("county", "township", "village"),
+                        help="--province: the deepest region level compared with the live figures")
     args = parser.parse_args()
 
     env = {**os.environ, **bench_env(args.database_url), "JIAYI_LOGIN_RATE_LIMIT": "1000 per minute"}
+    if args.province:
+        from bench import province
+        province.main(args, env)
+        return
     gunicorn = start_gunicorn(env, args.port, args.workers)
     base = f"http://127.0.0.1:{args.port}"
     results: dict[str, dict] = {}
