@@ -18,6 +18,7 @@ from backend.followups.models import Condition
 from backend.notifications.models import SchedulerLease
 from backend.stats import rollup
 from backend.stats.models import StatCell, StatSnapshot
+from backend.stats.rollup import plain
 from tests.factories import login
 
 COUNTY = "220802000000"
@@ -42,14 +43,6 @@ def get(client, headers, path, **params) -> dict:
     response = client.get(f"/api/v1{path}", query_string=params, headers=headers)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
-
-
-def plain(value):
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items() if k not in ("computed_at", "source")}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def figures(client, headers, region=COUNTY, **params) -> dict:

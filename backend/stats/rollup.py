@@ -336,12 +336,12 @@ def source_for(a: Area, day: date):
 
 # Checking: the reporting tables against the live computation
 
-def _plain(value):
+def plain(value):
     """A statistic without the marks of where it came from."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if k not in ("computed_at", "source")}
+        return {k: plain(v) for k, v in value.items() if k not in ("computed_at", "source")}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -382,7 +382,7 @@ def compare(region_code: str | None = None, days: list[date] | None = None, deep
             if not isinstance(source, Rollup):
                 differences.append(f"{code} {day}: no snapshot")
                 continue
-            stored, live = _plain(indicators(a, day, source)), _plain(indicators(a, day, Live()))
+            stored, live = plain(indicators(a, day, source)), plain(indicators(a, day, Live()))
             for name in live:
                 if stored[name] != live[name]:
                     differences.append(f"{code} {day} {name}: rollup {stored[name]!r} != live {live[name]!r}")
