@@ -8,7 +8,9 @@ Steps, each printed with its target:
 3. a day's writes (follow-ups over HTTP), then the incremental refresh (target <= 60 s per
    county), while the follow-up POST and the due list are measured against the /healthz
    floor (target <= 3x);
-4. every indicator of the province, city, counties and townships (and, with
+4. the console in Chromium (bench/console.py): the province, then a click down to a city, a
+   county, a township and a village, each screen under a second;
+5. every indicator of the province, city, counties and townships (and, with
    --compare-depth village, every village) and every team, read from the tables and computed
    live: the differences are printed, and any difference fails the run.
 """
@@ -25,6 +27,7 @@ from datetime import date
 
 import requests
 
+from bench import console
 from bench.run import RESULTS, ROOT, in_app, login, measure, measure_together, ok, start_gunicorn
 
 PROVINCE_ADMIN = "bench-province"
@@ -136,6 +139,7 @@ def main(args, env: dict) -> None:
         thread.join()
         refreshed["during"] = during
         print(f"  incremental refresh: {refreshed['seconds']:.1f} s ({refreshed['counts']})", file=sys.stderr)
+        shown = console.screens(base, PROVINCE_ADMIN)  # the console in Chromium, down to a village
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
@@ -144,10 +148,10 @@ def main(args, env: dict) -> None:
         started = time.perf_counter()
         differences = rollup.compare(None, deepest=args.compare_depth)
         compare_seconds = time.perf_counter() - started
-    report(results, per_county, build_seconds, refreshed, differences, compare_seconds, counties, args)
+    report(results, per_county, build_seconds, refreshed, shown, differences, compare_seconds, counties, args)
 
 
-def report(results, per_county, build_seconds, refreshed, differences, compare_seconds, counties, args) -> None:
+def report(results, per_county, build_seconds, refreshed, shown, differences, compare_seconds, counties, args) -> None:
     verdicts = []
     print()
     print(f"{'statistic':<32}{'source':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}  target")
@@ -171,6 +175,8 @@ def report(results, per_county, build_seconds, refreshed, differences, compare_s
         verdicts.append(ratio <= 3.0)
         print(f"{name + ' (refreshing)':<32}{during[name]['p95']:>9.1f} ms p95, {ratio:.2f}× the floor "
               f"{floor:.1f} ms  target ≤ 3×: {'met' if ratio <= 3.0 else 'MISSED'}")
+    print()
+    verdicts.append(console.report(shown))
     verdicts.append(not differences)
     print(f"{'rollup vs live':<32}{len(differences):>9} differences (down to {args.compare_depth}, "
           f"{compare_seconds:.0f} s)")
@@ -180,7 +186,7 @@ def report(results, per_county, build_seconds, refreshed, differences, compare_s
     stamp = time.strftime("%Y%m%dT%H%M%S")
     out = RESULTS / f"province-{stamp}{('-' + args.label) if args.label else ''}.json"
     out.write_text(json.dumps({"statistics": results, "rollup_full_seconds": build_seconds,
-                               "per_county_seconds": per_county, "incremental": refreshed,
+                               "per_county_seconds": per_county, "incremental": refreshed, "console_seconds": shown,
                                "differences": differences, "counties": counties,
                                "stats_requests": args.stats_requests}, indent=2, default=str))
     print(f"\n{'every target met' if all(verdicts) else 'TARGETS MISSED'}; written to {out.relative_to(ROOT)}")
