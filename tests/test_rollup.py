@@ -16,6 +16,7 @@ from backend.directory.models import Staff, TeamMember
 from backend.extensions import db
 from backend.followups.models import Condition
 from backend.notifications.models import SchedulerLease
+from backend.residents.models import STAFF_SET_GROUPS
 from backend.stats import rollup
 from backend.stats.models import StatCell, StatSnapshot
 from backend.stats.rollup import plain
@@ -186,6 +187,21 @@ def test_a_termination(app, client, demo):
 
     before, after = _write_follows(app, client, demo, write, ("/stats/contracts", "/stats/fulfilment"))
     assert after["/stats/contracts"]["contracted"] == before["/stats/contracts"]["contracted"] - 1
+
+
+def test_a_key_group_tag(app, client, demo):
+    resident_id = active_contract().resident_id
+    tags = client.get(f"/api/v1/residents/{resident_id}", headers=demo).get_json()["groups"]
+    assert "disabled" not in tags
+
+    def write():
+        response = client.patch(f"/api/v1/residents/{resident_id}", headers=demo,
+                                json={"groups": [g for g in tags if g in STAFF_SET_GROUPS] + ["disabled"]})
+        assert response.status_code == 200, response.get_json()
+
+    before, after = _write_follows(app, client, demo, write, ("/stats/contracts",))
+    groups = before["/stats/contracts"]["groups"]["disabled"], after["/stats/contracts"]["groups"]["disabled"]
+    assert groups[1]["contracted"] == groups[0]["contracted"] + 1
 
 
 def test_a_moved_away_confirmation(app, client, demo):

@@ -92,6 +92,10 @@ def _set_groups(resident: Resident, groups: list[str]) -> None:
             tag.removed_on = today
     for group in sorted(wanted - set(current)):
         resident.tag_history.append(ResidentGroup(group=group, set_on=today))
+    if wanted != set(current) and resident.id:
+        # The resident's groups are part of the resident: the team sync and the statistics'
+        # refresh find a changed resident by updated_at, which no column of the tags' rows moves.
+        resident.updated_at = clock.utcnow()
 
 
 # Staff side
