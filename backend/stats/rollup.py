@@ -244,6 +244,35 @@ def _write(county: Region, day: date, frozen: bool) -> StatSnapshot:
 
 # Reading
 
+def sums_statement(a: Area, counties: list[str], days: list[date], kind: str, label: bool = False,
+                   keys: tuple[str, ...] | None = None):
+    """The cells of a kind summed per day, bucket of the area's children (its villages for a
+    village), team and key: (as_of, bucket, team, key, sum[, label])."""
+    bucket = sa.func.substr(StatCell.region_code, 1, CHILD_PREFIX.get(a.region.level, 12))
+    columns = [StatCell.as_of, bucket, StatCell.team_id, StatCell.key, sa.func.sum(StatCell.value)]
+    if label:
+        columns.append(sa.func.max(StatCell.label))
+    return (sa.select(*columns)
+            .where(StatCell.as_of.in_(days), StatCell.county_code.in_(counties),
+                   StatCell.kind == kind, StatCell.region_code.like(a.prefix + "%"),
+                   StatCell.key.in_(keys) if keys else sa.true())
+            .group_by(StatCell.as_of, bucket, StatCell.team_id, StatCell.key))
+
+
+def load_together(a: Area, sources: list, kind: str, keys: tuple[str, ...] | None = None) -> None:
+    """Read the cells the Rollup sources among ``sources`` (of one area, on several days: a
+    trend's points) will sum, in one statement instead of one per day."""
+    rollups = {s.day: s for s in sources if isinstance(s, Rollup)}
+    if len(rollups) < 2:
+        return
+    rows: dict[date, list] = {day: [] for day in rollups}
+    counties = next(iter(rollups.values())).counties  # the area's, whatever the day
+    for row in db.session.execute(sums_statement(a, counties, list(rollups), kind, False, keys)):
+        rows[row[0]].append(row)
+    for day, source in rollups.items():
+        source.loaded[(a.region.code, kind, False, keys)] = rows[day]
+
+
 class Rollup:
     """The statistics' counts read from the snapshots of ``day`` of every county in an area."""
 
@@ -251,24 +280,19 @@ class Rollup:
 
     def __init__(self, counties: list[str], day: date, computed_at: datetime):
         self.counties, self.day, self.computed_at = counties, day, computed_at
+        self.loaded: dict[tuple, list] = {}  # _sums read ahead for several days at once (load_together)
 
-    def _sums(self, a: Area, kind: str, label: bool = False):
-        length = CHILD_PREFIX.get(a.region.level, 12)
-        bucket = sa.func.substr(StatCell.region_code, 1, length)
-        columns = [bucket, StatCell.team_id, StatCell.key, sa.func.sum(StatCell.value)]
-        if label:
-            columns.append(sa.func.max(StatCell.label))
-        statement = (sa.select(*columns)
-                     .where(StatCell.as_of == self.day, StatCell.county_code.in_(self.counties),
-                            StatCell.kind == kind, StatCell.region_code.like(a.prefix + "%"))
-                     .group_by(bucket, StatCell.team_id, StatCell.key))
-        for row in db.session.execute(statement):
-            yield (a.code_of_bucket(row[0]), row[1], row[2], int(row[3]), *(row[4:] if label else ()))
+    def _sums(self, a: Area, kind: str, label: bool = False, keys: tuple[str, ...] | None = None):
+        rows = self.loaded.get((a.region.code, kind, label, keys))
+        if rows is None:
+            rows = db.session.execute(sums_statement(a, self.counties, [self.day], kind, label, keys))
+        for row in rows:
+            yield (a.code_of_bucket(row[1]), row[2], row[3], int(row[4]), *(row[5:] if label else ()))
 
-    def contracts(self, a: Area, day: date):
+    def contracts(self, a: Area, day: date, keys: tuple[str, ...] | None = None):
         counts: dict[str, dict] = defaultdict(dict)
         other = {k: {} for k in CONTRACT_KEYS[1:]}
-        for code, _, key, value in self._sums(a, "contracts"):
+        for code, _, key, value in self._sums(a, "contracts", keys=keys):
             if key == "contracted":
                 counts[code]["contracted"] = value
             elif key.startswith("group:"):
@@ -321,17 +345,24 @@ def counties_of(a: Area) -> list[str]:
         sa.select(Region.code).where(Region.level == "county", Region.code.like(a.prefix + "%")))]
 
 
-def source_for(a: Area, day: date):
-    """The reporting tables when every county of the area has a snapshot of ``day``; otherwise
-    the live computation."""
+def sources_for(a: Area, days: list[date], cells: tuple[str, tuple[str, ...] | None] | None = None) -> dict:
+    """Per day: the reporting tables when every county of the area has a snapshot of it;
+    otherwise the live computation. ``cells`` (kind, keys): what the caller will read of each
+    day, read ahead for all of them at once."""
     counties = counties_of(a)
-    if counties:
-        taken = db.session.execute(
-            sa.select(sa.func.count(), sa.func.min(StatSnapshot.computed_at))
-            .where(StatSnapshot.as_of == day, StatSnapshot.county_code.in_(counties))).one()
-        if taken[0] == len(counties):
-            return Rollup(counties, day, taken[1])
-    return Live()
+    taken = {day: (n, first) for day, n, first in db.session.execute(
+        sa.select(StatSnapshot.as_of, sa.func.count(), sa.func.min(StatSnapshot.computed_at))
+        .where(StatSnapshot.as_of.in_(days), StatSnapshot.county_code.in_(counties))
+        .group_by(StatSnapshot.as_of))} if counties else {}
+    sources = {day: Rollup(counties, day, taken[day][1]) if taken.get(day, (0,))[0] == len(counties) else Live()
+               for day in days}
+    if cells:
+        load_together(a, list(sources.values()), *cells)
+    return sources
+
+
+def source_for(a: Area, day: date):
+    return sources_for(a, [day])[day]
 
 
 # Checking: the reporting tables against the live computation

@@ -44,12 +44,17 @@ def _area(args) -> service.Area:
     return service.area(code)
 
 
-def _source(args):
-    """Where the figures come from: the reporting tables where they hold the day, or (source=live)
-    the records themselves."""
+def _sources(args):
+    """Where each day's figures come from: the reporting tables where they hold the day, or
+    (source=live) the records themselves."""
     if args.get("source") == "live":
-        return lambda a, day: service.Live()
-    return rollup.source_for
+        return lambda a, days, cells=None: {day: service.Live() for day in days}
+    return rollup.sources_for
+
+
+def _source(args):
+    sources = _sources(args)
+    return lambda a, day: sources(a, [day])[day]
 
 
 def _as_of(args) -> date:
@@ -120,7 +125,7 @@ def trend(args):
         raise ValidationFailed({"from": ["起始月份不能晚于结束月份"]})
     if months > service.MAX_MONTHS:
         raise ValidationFailed({"from": [f"最多 {service.MAX_MONTHS} 个月"]})
-    series = service.trend(_area(args), args["metric"], first, last, today, _source(args))
+    series = service.trend(_area(args), args["metric"], first, last, today, _sources(args))
     return answer(series, export.trend_csv)
 
 

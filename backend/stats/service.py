@@ -7,6 +7,7 @@ entered per region and year; a region without its own sums its children's.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -17,7 +18,7 @@ from backend import clock
 from backend.auth.principal import Principal
 from backend.contracts.models import Contract
 from backend.directory.models import GROUPS, Institution, Population, Region, Team, TeamServiceArea
-from backend.directory.regions import is_within, prefix_of
+from backend.directory.regions import LEVELS, is_within, prefix_of
 from backend.directory.service import capacity_of, get_region
 from backend.errors import Forbidden, ValidationFailed
 from backend.exams.models import HealthCheck
@@ -98,8 +99,8 @@ class Live:
     def __init__(self):
         self.computed_at = clock.utcnow()
 
-    def contracts(self, a: Area, day: date):
-        return contract_counts(a, day)
+    def contracts(self, a: Area, day: date, keys: tuple[str, ...] | None = None):
+        return contract_counts(a, day)  # every key: one grouped pass counts them all
 
     def chronic(self, a: Area, disease: str, year: int, day: date):
         return chronic_counts(a, disease, year, day)
@@ -130,8 +131,9 @@ def stats_areas(principal: Principal) -> list[str] | None:
 
 def default_region(principal: Principal) -> str:
     areas = stats_areas(principal)
-    if areas is None:
-        top = db.session.scalar(sa.select(Region.code).where(Region.level == "county").order_by(Region.code))
+    if areas is None:  # an admin of the whole database: its top region (the province of a province's)
+        depth = sa.case({level: i for i, level in enumerate(LEVELS)}, value=Region.level, else_=len(LEVELS))
+        top = db.session.scalar(sa.select(Region.code).order_by(depth, Region.code).limit(1))
         if top is None:
             raise ValidationFailed({"region_code": ["请指定区划"]})
         return top
@@ -443,16 +445,28 @@ def month_ends(first: date, last: date, today: date) -> list[date]:
     return points
 
 
-def metric_on(a: Area, metric: str, day: date, source=None) -> float | int | None:
+def metric_cells(metric: str) -> tuple[str, tuple[str, ...] | None]:
+    """Which counts a metric reads: (kind, keys) in the reporting tables' terms."""
+    if metric == "renewal_rate":
+        return "contracts", ("renewal_due", "renewed")
+    if metric in ("contracted", "coverage_rate"):
+        return "contracts", ("contracted",)
+    return f"chronic:{metric.partition('_')[0]}", None
+
+
+def metric_on(a: Area, metric: str, day: date, source=None, population=None) -> float | int | None:
+    """The metric's value on ``day``; ``population(year)`` gives the region's population (a
+    trend asks once a year, not once a month)."""
     source = source or Live()
     if metric in ("contracted", "coverage_rate", "renewal_rate"):
-        counts, ended, renewed, _ = source.contracts(a, day)
+        counts, ended, renewed, _ = source.contracts(a, day, keys=metric_cells(metric)[1])
         if metric == "renewal_rate":
             return rate(sum(renewed.values()), sum(ended.values()))
         contracted = sum(c["contracted"] for c in counts.values())
         if metric == "contracted":
             return contracted
-        return rate(contracted, populations(a, day.year)[a.region.code]["population"])
+        population = population or (lambda year: populations(a, year)[a.region.code]["population"])
+        return rate(contracted, population(day.year))
     disease, _, kind = metric.partition("_")
     counts = source.chronic(a, disease, day.year, day).values()
     managed = sum(c["managed"] for c in counts)
@@ -460,13 +474,17 @@ def metric_on(a: Area, metric: str, day: date, source=None) -> float | int | Non
     return rate(part, managed)
 
 
-def trend(a: Area, metric: str, first: date, last: date, today: date, source_for=None) -> dict:
-    """Each point is read from the source ``source_for(area, day)`` gives (the reporting tables
-    where they hold the day); the series' ``computed_at`` is its last point's."""
+def trend(a: Area, metric: str, first: date, last: date, today: date, sources_for=None) -> dict:
+    """Each point is read from the source ``sources_for(area, days, cells)`` gives its day (the
+    reporting tables where they hold the day); the series' ``computed_at`` is its last point's."""
     points = []
-    for d in month_ends(first, last, today):
-        source = source_for(a, d) if source_for else Live()
-        points.append({"month": f"{d.year}-{d.month:02d}", "as_of": d, "value": metric_on(a, metric, d, source),
+    population = functools.cache(lambda year: populations(a, year)[a.region.code]["population"])
+    days = month_ends(first, last, today)
+    sources = sources_for(a, days, metric_cells(metric)) if sources_for else {d: Live() for d in days}
+    for d in days:
+        source = sources[d]
+        points.append({"month": f"{d.year}-{d.month:02d}", "as_of": d,
+                       "value": metric_on(a, metric, d, source, population),
                        "computed_at": source.computed_at, "source": source.name})
     names = {p["source"] for p in points}
     return {
