@@ -304,6 +304,8 @@ def main() -> None:
                         help="the province benchmark (bench/province.py): statistics at province, city and county "
                              "level from the reporting tables, the refresh, and the rollup against the live figures")
     parser.add_argument("--day-writes", type=int, default=300, help="--province: follow-ups written before the refresh")
+    parser.add_argument("--keep-rollup", action="store_true",
+                        help="--province: keep the reporting tables a previous run built instead of rebuilding them")
     parser.add_argument("--compare-depth", default="township", choices=("county", "township", "village"),
                         help="--province: the deepest region level compared with the live figures")
     args = parser.parse_args()
