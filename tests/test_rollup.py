@@ -354,3 +354,17 @@ def test_bad_input_and_permissions(app, client, demo):
     outside = login(client, "t01-admin", PASSWORD)  # an institution admin: its own area only
     assert client.get("/api/v1/stats/contracts", query_string={"region_code": COUNTY},
                       headers=outside).status_code == 403
+
+
+def test_an_admin_of_the_whole_database_starts_at_the_province_read_from_the_tables(app, client, demo):
+    result = app.test_cli_runner().invoke(args=["create-admin", "--username", "province-chief", "--password",
+                                                PASSWORD, "--name", "省卫健委统计"])
+    assert result.exit_code == 0, result.output
+    chief = login(client, "province-chief", PASSWORD)
+    refresh(app)
+    province = get(client, chief, "/stats/contracts")
+    assert province["region"] == {"code": "220000000000", "name": "吉林省", "level": "province"}
+    assert province["source"] == "rollup"
+    assert [c["region"]["code"] for c in province["children"]] == ["220800000000"]
+    county = get(client, demo, "/stats/contracts")
+    assert (province["contracted"], province["population"]) == (county["contracted"], county["population"])
