@@ -51,7 +51,6 @@ log = logging.getLogger("jiayi.rollup")
 MONTHS_KEPT = 12
 LOCK_KEY = 0x4A49_5354  # "JIST": the advisory lock of the statistics refresh
 LEASE_SECONDS = 30 * 60  # where there is no advisory lock: a refresh that died frees it after this
-WORK_MEM = "128MB"  # per sort or hash of the refresh's statements, on PostgreSQL
 CONTRACT_KEYS = ("contracted", "renewal_due", "renewed", "elderly_checked")
 ITEM_FIELDS = ("contracts", "owed", "owed_by", "delivered", "counted")
 CHRONIC_KEYS = ("managed", "standardized", "controlled", "overdue", "health_checked")
@@ -226,12 +225,8 @@ def refresh(now: datetime | None = None, full: bool = False, region_code: str | 
 
 def _write(county: Region, day: date, frozen: bool) -> StatSnapshot:
     db.session.commit()  # the reads before are over: the snapshot starts a transaction of its own
-    if on_postgresql():
-        # One consistent view of the records for the whole snapshot; and room to hash a
-        # province's conditions for the group counts (with the default 4 MB the planner falls
-        # back to scanning them once per resident: minutes instead of seconds).
+    if on_postgresql():  # one consistent view of the records for the whole snapshot
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        db.session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     try:
         snapshot = write_snapshot(county, day, frozen)
         db.session.commit()

@@ -22,7 +22,7 @@ from backend.directory.regions import LEVELS, is_within, prefix_of
 from backend.directory.service import capacity_of, get_region
 from backend.errors import Forbidden, ValidationFailed
 from backend.exams.models import HealthCheck
-from backend.extensions import db
+from backend.extensions import db, on_postgresql
 from backend.followups.models import Condition, FollowUp
 from backend.followups.rules import FACE_TO_FACE
 from backend.residents.groups import group_filter, years_before
@@ -98,6 +98,18 @@ class Live:
 
     def __init__(self):
         self.computed_at = clock.utcnow()
+        roomy()
+
+
+WORK_MEM = "128MB"  # per sort or hash of a live statistic's statements, on PostgreSQL
+
+
+def roomy() -> None:
+    """Room for the transaction's statements to hash a province's conditions for the group
+    counts: with PostgreSQL's default 4 MB the planner falls back to scanning them once per
+    resident, minutes instead of seconds."""
+    if on_postgresql():
+        db.session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
 
     def contracts(self, a: Area, day: date, keys: tuple[str, ...] | None = None):
         return contract_counts(a, day)  # every key: one grouped pass counts them all
