@@ -90,17 +90,6 @@ def area(region_code: str) -> Area:
     return Area(region, children)
 
 
-class Live:
-    """The statistics computed from the records themselves, at the moment of asking: the
-    reference the reporting tables (backend/stats/rollup.py) are checked against."""
-
-    name = "live"
-
-    def __init__(self):
-        self.computed_at = clock.utcnow()
-        roomy()
-
-
 WORK_MEM = "128MB"  # per sort or hash of a live statistic's statements, on PostgreSQL
 
 
@@ -110,6 +99,17 @@ def roomy() -> None:
     resident, minutes instead of seconds."""
     if on_postgresql():
         db.session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+
+
+class Live:
+    """The statistics computed from the records themselves, at the moment of asking: the
+    reference the reporting tables (backend/stats/rollup.py) are checked against."""
+
+    name = "live"
+
+    def __init__(self):
+        self.computed_at = clock.utcnow()
+        roomy()
 
     def contracts(self, a: Area, day: date, keys: tuple[str, ...] | None = None):
         return contract_counts(a, day)  # every key: one grouped pass counts them all
