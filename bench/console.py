@@ -1,6 +1,7 @@
 """The county console in Chromium on the benchmark province: how long each screen takes to show
-its figures, from the login (the province) and from each click down the bar chart (a city, a
-county, a township, a village), until the status line names the region.
+its figures, from each click down the bar chart (a city, a county, a township, a village) and
+back up to the province through the breadcrumb, until the status line names the region (the
+login, which lands on the province, is shown apart).
 
     bench/console [--port 8765]     # after bench/generate --counties N and flask rollup
 
@@ -44,7 +45,7 @@ def screens(base: str, username: str, rounds: int = ROUNDS) -> dict[str, list[fl
     from playwright.sync_api import expect, sync_playwright
 
     regions = path_down(base, username)
-    seconds: dict[str, list[float]] = {r["level"]: [] for r in regions}
+    seconds: dict[str, list[float]] = {"login": [], **{r["level"]: [] for r in regions}}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for _ in range(rounds):
@@ -60,7 +61,12 @@ def screens(base: str, username: str, rounds: int = ROUNDS) -> dict[str, list[fl
                     begun = time.perf_counter()
                     page.locator("#bars text", has_text=region["name"]).first.click()
                 expect(page.locator("#status")).to_contain_text(f"，{region['name']}（", timeout=120_000)
-                seconds[region["level"]].append(time.perf_counter() - begun)
+                seconds["login" if not i else region["level"]].append(time.perf_counter() - begun)
+            # Back up to the top through the breadcrumb: the top region's screen without the login.
+            begun = time.perf_counter()
+            page.locator("#breadcrumb a", has_text=regions[0]["name"]).first.click()
+            expect(page.locator("#status")).to_contain_text(f"，{regions[0]['name']}（", timeout=120_000)
+            seconds[regions[0]["level"]].append(time.perf_counter() - begun)
             context.close()
         browser.close()
     return seconds
@@ -71,6 +77,9 @@ def report(seconds: dict[str, list[float]]) -> bool:
     print(f"{'console screen':<32}{'best s':>9}{'worst s':>9}  target")
     for level, samples in seconds.items():
         worst = max(samples)
+        if level == "login":  # the password's hash is slow on purpose: shown, not held to the target
+            print(f"{'console login, to the top':<32}{min(samples):>9.2f}{worst:>9.2f}")
+            continue
         met &= worst < TARGET_SECONDS
         print(f"{'console ' + level:<32}{min(samples):>9.2f}{worst:>9.2f}  "
               f"< {TARGET_SECONDS:.0f} s: {'met' if worst < TARGET_SECONDS else 'MISSED'}")
