@@ -28,10 +28,9 @@ from datetime import date
 import requests
 
 from bench import console
-from bench.run import RESULTS, ROOT, in_app, login, measure, measure_together, ok, start_gunicorn
+from bench.run import PASSWORD, RESULTS, ROOT, in_app, login, measure, measure_together, ok, start_gunicorn
 
 PROVINCE_ADMIN = "bench-province"
-PASSWORD = "bench-password-1"
 LEVEL_TARGET_MS = {"province": 1000.0, "city": 1000.0, "county": 100.0}
 
 

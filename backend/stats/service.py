@@ -457,6 +457,10 @@ def month_ends(first: date, last: date, today: date) -> list[date]:
     return points
 
 
+def population_of(a: Area, year: int) -> int | None:
+    return populations(a, year)[a.region.code]["population"]
+
+
 def metric_cells(metric: str) -> tuple[str, tuple[str, ...] | None]:
     """Which counts a metric reads: (kind, keys) in the reporting tables' terms."""
     if metric == "renewal_rate":
@@ -477,8 +481,7 @@ def metric_on(a: Area, metric: str, day: date, source=None, population=None) -> 
         contracted = sum(c["contracted"] for c in counts.values())
         if metric == "contracted":
             return contracted
-        population = population or (lambda year: populations(a, year)[a.region.code]["population"])
-        return rate(contracted, population(day.year))
+        return rate(contracted, (population or functools.partial(population_of, a))(day.year))
     disease, _, kind = metric.partition("_")
     counts = source.chronic(a, disease, day.year, day).values()
     managed = sum(c["managed"] for c in counts)
@@ -490,7 +493,7 @@ def trend(a: Area, metric: str, first: date, last: date, today: date, sources_fo
     """Each point is read from the source ``sources_for(area, days, cells)`` gives its day (the
     reporting tables where they hold the day); the series' ``computed_at`` is its last point's."""
     points = []
-    population = functools.cache(lambda year: populations(a, year)[a.region.code]["population"])
+    population = functools.cache(functools.partial(population_of, a))
     days = month_ends(first, last, today)
     sources = sources_for(a, days, metric_cells(metric)) if sources_for else {d: Live() for d in days}
     for d in days:
