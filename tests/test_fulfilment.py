@@ -522,6 +522,66 @@ def test_the_county_rate_computed_in_the_database_agrees_with_each_contract_s_ow
     assert stats["behind"] > 0 and stats["on_track"] > 0
 
 
+def _work_list_reference(team_id: str, kind: str, today: date) -> list[tuple[str, int, int]]:
+    """The team's work list computed per contract in Python (views_of, as a contract's own
+    fulfilment is), filtered and sorted by the list's rules: the reference for the SQL."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from backend.contracts.models import Contract
+    from backend.fulfilment.service import ENDING_DAYS, views_of
+
+    statement = sa.select(Contract).where(Contract.team_id == team_id, Contract.status == "active",
+                                          Contract.start_date <= today, Contract.end_date >= today)
+    if kind == "ending":
+        statement = statement.where(Contract.end_date <= today + timedelta(days=ENDING_DAYS))
+    views = views_of(list(db.session.scalars(statement)), today).values()
+    if kind == "behind":
+        rows = sorted((v for v in views if v["status"] == "behind"),
+                      key=lambda v: (-v["behind_by"], v["end_date"], v["contract_id"]))
+    else:
+        rows = sorted((v for v in views if v["remaining"] > 0),
+                      key=lambda v: (v["end_date"], -v["remaining"], v["contract_id"]))
+    return [(v["contract_id"], v["behind_by"], v["remaining"]) for v in rows]
+
+
+def test_every_demo_team_s_work_list_paged_in_sql_equals_each_contract_s_own_fulfilment(app, client):
+    """On the demo county, every team's work list of both kinds, read page by page through the
+    API by the team's institution admin, against the per-contract computation in Python."""
+    import sqlalchemy as sa
+
+    from backend.directory.models import Team
+    from backend.fulfilment.service import ENDING_DAYS
+    from tests.factories import login
+
+    assert app.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
+    today = clock.today()
+    seen = {"behind": 0, "ending": 0}
+    for team in db.session.scalars(sa.select(Team).order_by(Team.name)):
+        admin = db.session.scalar(sa.text(
+            "SELECT username FROM staff WHERE institution_id = :i AND username LIKE '%-admin'"),
+            {"i": team.institution_id})
+        headers = login(client, admin, "jiayi-demo-2025")
+        for kind in ("behind", "ending"):
+            expected = _work_list_reference(team.id, kind, today)
+            got, page = [], 1
+            while True:
+                response = client.get(f"/api/v1/teams/{team.id}/fulfilment?kind={kind}&page={page}&page_size=40",
+                                      headers=headers)
+                assert response.status_code == 200, response.get_json()
+                body = response.get_json()
+                assert body["total"] == len(expected)
+                got += [(i["contract_id"], i["behind_by"], i["remaining"]) for i in body["items"]]
+                if not body["items"]:
+                    break
+                page += 1
+            assert got == expected, (team.name, kind)
+            seen[kind] += len(expected)
+    # The demo data has residents behind and contracts ending within the window with items owed.
+    assert seen["behind"] > 100 and seen["ending"] > 0, (seen, ENDING_DAYS)
+
+
 def test_the_call_history_is_read_by_the_resident_s_accounts_and_staff_in_scope_and_logged(client, world, wechat):
     elder, doctor = world["elder"], world["doctor"]
     for outcome in ("no_answer", "reached_will_visit"):

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from backend.auth.principal import current_principal, require
-from backend.common import PageArgs, page_from_list, page_of, paginate
+from backend.common import PageArgs, page_of, paginate
 from backend.directory.models import Region
 from backend.extensions import db
 from backend.fulfilment import schemas as s
@@ -61,7 +61,7 @@ def contract_fulfilment(contract_id):
 def team_work_list(args, team_id):
     """团队履约工作清单：履约落后的居民（落后多少），或60天内到期仍有未完成项目的签约"""
     principal = current_principal()
-    page = page_from_list(service.team_work_list(principal, team_id, args["kind"]), args["page"], args["page_size"])
+    page = service.team_work_list(principal, team_id, args["kind"], args["page"], args["page_size"])
     ids = [v["resident_id"] for v in page["items"]]
     rows = {r.id: r for r in db.session.execute(
         sa.select(Resident.id, Resident.name, Resident.phone_shown, Region.name.label("region"))

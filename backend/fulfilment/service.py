@@ -18,7 +18,7 @@ from backend.exams.models import HealthCheck
 from backend.extensions import db, new_id
 from backend.followups.models import Condition, FollowUp
 from backend.followups.service import register_due_columns
-from backend.fulfilment import rules
+from backend.fulfilment import progress, rules
 from backend.fulfilment.models import LEAVING, Call, ServiceDelivery
 from backend.idempotency import fingerprint, store_once, stored_resend
 from backend.residents import scope
@@ -207,25 +207,17 @@ def deliveries_of(resident_id: str) -> sa.Select:
 
 # The team's work list
 
-def team_work_list(principal: Principal, team_id: str, kind: str) -> list[dict]:
-    """``behind``: residents behind on their contract, most behind first; ``ending``: contracts
-    ending within 60 days with items still owed, soonest first."""
+def team_work_list(principal: Principal, team_id: str, kind: str, page: int, page_size: int) -> dict:
+    """A page of ``behind``: residents behind on their contract, most behind first; or of
+    ``ending``: contracts ending within 60 days with items still owed, soonest first. The
+    database picks and orders the page; only its contracts are loaded and shown in full."""
     team = get_team(team_id)
     ensure_may_see_team(principal, team)
     today = clock.today()
-    statement = sa.select(Contract).where(Contract.team_id == team.id, Contract.status == "active",
-                                          Contract.start_date <= today, Contract.end_date >= today)
-    if kind == "ending":
-        statement = statement.where(Contract.end_date <= today + timedelta(days=ENDING_DAYS))
-    contracts = list(db.session.scalars(statement))
+    total, ids = progress.work_list_page(team.id, kind, today, today + timedelta(days=ENDING_DAYS), page, page_size)
+    contracts = list(db.session.scalars(sa.select(Contract).where(Contract.id.in_(ids))))
     views = views_of(contracts, today)
-    if kind == "behind":
-        rows = [v for v in views.values() if v["status"] == "behind"]
-        rows.sort(key=lambda v: (-v["behind_by"], v["end_date"], v["contract_id"]))
-    else:
-        rows = [v for v in views.values() if v["remaining"] > 0]
-        rows.sort(key=lambda v: (v["end_date"], -v["remaining"], v["contract_id"]))
-    return rows
+    return {"items": [views[i] for i in ids], "page": page, "page_size": page_size, "total": total}
 
 
 # Calls

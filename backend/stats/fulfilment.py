@@ -14,79 +14,26 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from backend import clock
-from backend.contracts.models import Contract, ContractItem
+from backend.contracts.models import Contract
 from backend.directory.models import Team
-from backend.exams.models import HealthCheck
-from backend.extensions import db, on_postgresql
-from backend.fulfilment import rules
-from backend.followups.models import FollowUp
-from backend.fulfilment.models import OUTCOMES, Call, ServiceDelivery
+from backend.extensions import db
+from backend.fulfilment import progress
+from backend.fulfilment.models import OUTCOMES, Call
 from backend.residents.models import Resident
 from backend.stats.service import Area, Live, contracted_on, rate, region_ref
 
 
-def _days_from(start, end):
-    """Whole days from ``start`` to ``end`` (date columns, or a date), in the database's own
-    arithmetic."""
-    if isinstance(end, date):
-        end = sa.literal(end, sa.Date)
-    if on_postgresql():
-        return end - start
-    return sa.cast(sa.func.julianday(end) - sa.func.julianday(start), sa.Integer)
-
-
 def _item_rows(a: Area, day: date):
-    """One row per item of every contract held on ``day`` in the region: its owed count, what
-    it owed by ``day`` and what was delivered (services recorded, face-to-face visit days of the
-    item's disease, or health check days for the health-check item, as fulfilment.service counts
-    them), all computed by grouped joins (a contract held on D had not ended before D, so its
-    deliveries count from its start up to D)."""
+    """One row per item of every contract held on ``day`` in the region (fulfilment.progress'
+    rows, with the contract's team and region bucket); a contract held on D had not ended
+    before D, so its deliveries count from its start up to D."""
     held = (
         sa.select(Contract.id, Contract.resident_id, Contract.team_id, Contract.start_date,
-                  a.bucket(Contract.region_code).label("bucket"),
-                  (_days_from(Contract.start_date, day) + 1).label("passed"),
-                  (_days_from(Contract.start_date, Contract.end_date) + 1).label("term"))
+                  a.bucket(Contract.region_code).label("bucket"), *progress.term_columns(day))
         .where(Contract.region_code.like(a.prefix + "%"), contracted_on(day))
         .cte("held")
     )
-    services = (
-        sa.select(held.c.id.label("contract_id"), ServiceDelivery.item_code.label("code"),
-                  sa.func.count().label("n"))
-        .join(ServiceDelivery, sa.and_(ServiceDelivery.resident_id == held.c.resident_id,
-                                       ServiceDelivery.delivered_on >= held.c.start_date,
-                                       ServiceDelivery.delivered_on <= day))
-        .group_by(held.c.id, ServiceDelivery.item_code)
-        .subquery()
-    )
-    visits = (
-        sa.select(held.c.id.label("contract_id"), FollowUp.disease.label("disease"),
-                  sa.func.count(sa.distinct(FollowUp.visited_on)).label("n"))
-        .join(FollowUp, sa.and_(FollowUp.resident_id == held.c.resident_id, FollowUp.method.in_(rules.FACE_TO_FACE),
-                                FollowUp.visited_on >= held.c.start_date, FollowUp.visited_on <= day))
-        .group_by(held.c.id, FollowUp.disease)
-        .subquery()
-    )
-    checks = (
-        sa.select(held.c.id.label("contract_id"), sa.func.count(sa.distinct(HealthCheck.checked_on)).label("n"))
-        .join(HealthCheck, sa.and_(HealthCheck.resident_id == held.c.resident_id,
-                                   HealthCheck.checked_on >= held.c.start_date, HealthCheck.checked_on <= day))
-        .group_by(held.c.id)
-        .subquery()
-    )
-    passed = sa.case((held.c.passed > held.c.term, held.c.term), else_=held.c.passed)
-    delivered = sa.case((ContractItem.follow_up_disease.is_not(None), sa.func.coalesce(visits.c.n, 0)),
-                        (ContractItem.health_check.is_(True), sa.func.coalesce(checks.c.n, 0)),
-                        else_=sa.func.coalesce(services.c.n, 0))
-    return (
-        sa.select(held.c.id.label("contract_id"), held.c.team_id, held.c.bucket, ContractItem.code,
-                  ContractItem.name, ContractItem.owed, (ContractItem.owed * passed // held.c.term).label("owed_by"),
-                  delivered.label("delivered"))
-        .join(ContractItem, ContractItem.contract_id == held.c.id)
-        .outerjoin(services, sa.and_(services.c.contract_id == held.c.id, services.c.code == ContractItem.code))
-        .outerjoin(visits, sa.and_(visits.c.contract_id == held.c.id,
-                                   visits.c.disease == ContractItem.follow_up_disease))
-        .outerjoin(checks, checks.c.contract_id == held.c.id)
-    ), held
+    return progress.item_rows(held, day, held.c.team_id, held.c.bucket), held
 
 
 def _empty() -> dict:

@@ -1,0 +1,120 @@
+"""Contract fulfilment (履约) computed in the database: for a set of contracts, one row per
+item with what it owes, what it owed by a day and what was delivered, counted exactly as
+fulfilment.service counts them (recorded services, face-to-face visit days of the item's
+disease, health-check days for the health-check item). The statistics group these rows by
+region and team; the team's work list groups them by contract and pages them in SQL, so a
+team of ten thousand contracts is never loaded into Python whole."""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+
+from backend.contracts.models import Contract, ContractItem
+from backend.exams.models import HealthCheck
+from backend.extensions import db, on_postgresql
+from backend.followups.models import FollowUp
+from backend.fulfilment import rules
+from backend.fulfilment.models import ServiceDelivery
+
+
+def days_from(start, end):
+    """Whole days from ``start`` to ``end`` (date columns, or a date), in the database's own
+    arithmetic."""
+    if isinstance(end, date):
+        end = sa.literal(end, sa.Date)
+    if on_postgresql():
+        return end - start
+    return sa.cast(sa.func.julianday(end) - sa.func.julianday(start), sa.Integer)
+
+
+def term_columns(day: date) -> list:
+    """The columns ``item_rows`` needs of each held contract beside its id, resident and start:
+    the days of its term passed by ``day`` (``day`` counted) and the days in its term."""
+    return [(days_from(Contract.start_date, day) + 1).label("passed"),
+            (days_from(Contract.start_date, Contract.end_date) + 1).label("term")]
+
+
+def item_rows(held, day: date, *columns) -> sa.Select:
+    """One row per item of every contract in ``held`` (a CTE of contracts in force on ``day``
+    with columns id, resident_id, start_date and ``term_columns``): the contract id, the given
+    ``columns`` of ``held``, the item's code, name and owed count, what it owed by ``day`` and
+    what was delivered from the contract's start up to ``day``."""
+    services = (
+        sa.select(held.c.id.label("contract_id"), ServiceDelivery.item_code.label("code"),
+                  sa.func.count().label("n"))
+        .join(ServiceDelivery, sa.and_(ServiceDelivery.resident_id == held.c.resident_id,
+                                       ServiceDelivery.delivered_on >= held.c.start_date,
+                                       ServiceDelivery.delivered_on <= day))
+        .group_by(held.c.id, ServiceDelivery.item_code)
+        .subquery()
+    )
+    visits = (
+        sa.select(held.c.id.label("contract_id"), FollowUp.disease.label("disease"),
+                  sa.func.count(sa.distinct(FollowUp.visited_on)).label("n"))
+        .join(FollowUp, sa.and_(FollowUp.resident_id == held.c.resident_id, FollowUp.method.in_(rules.FACE_TO_FACE),
+                                FollowUp.visited_on >= held.c.start_date, FollowUp.visited_on <= day))
+        .group_by(held.c.id, FollowUp.disease)
+        .subquery()
+    )
+    checks = (
+        sa.select(held.c.id.label("contract_id"), sa.func.count(sa.distinct(HealthCheck.checked_on)).label("n"))
+        .join(HealthCheck, sa.and_(HealthCheck.resident_id == held.c.resident_id,
+                                   HealthCheck.checked_on >= held.c.start_date, HealthCheck.checked_on <= day))
+        .group_by(held.c.id)
+        .subquery()
+    )
+    passed = sa.case((held.c.passed > held.c.term, held.c.term), else_=held.c.passed)
+    delivered = sa.case((ContractItem.follow_up_disease.is_not(None), sa.func.coalesce(visits.c.n, 0)),
+                        (ContractItem.health_check.is_(True), sa.func.coalesce(checks.c.n, 0)),
+                        else_=sa.func.coalesce(services.c.n, 0))
+    return (
+        sa.select(held.c.id.label("contract_id"), *columns, ContractItem.code, ContractItem.name, ContractItem.owed,
+                  (ContractItem.owed * passed // held.c.term).label("owed_by"), delivered.label("delivered"))
+        .join(ContractItem, ContractItem.contract_id == held.c.id)
+        .outerjoin(services, sa.and_(services.c.contract_id == held.c.id, services.c.code == ContractItem.code))
+        .outerjoin(visits, sa.and_(visits.c.contract_id == held.c.id,
+                                   visits.c.disease == ContractItem.follow_up_disease))
+        .outerjoin(checks, checks.c.contract_id == held.c.id)
+    )
+
+
+def work_list_page(team_id: str, kind: str, today: date, ending_by: date, page: int,
+                   page_size: int) -> tuple[int, list[str]]:
+    """The team's active contracts in force today that are behind (``behind``: most behind
+    first) or end by ``ending_by`` with items still owed (``ending``: soonest first), as (how
+    many in all, the ids of the asked page in order). Grouped, filtered, sorted and paged in
+    one statement."""
+    where = [Contract.team_id == team_id, Contract.status == "active", Contract.start_date <= today,
+             Contract.end_date >= today]
+    if kind == "ending":
+        where.append(Contract.end_date <= ending_by)
+    held = sa.select(Contract.id, Contract.resident_id, Contract.start_date, Contract.end_date,
+                     *term_columns(today)).where(*where).cte("held")
+    rows = item_rows(held, today, held.c.end_date).subquery()
+    short = rows.c.owed - rows.c.delivered
+    lag = rows.c.owed_by - rows.c.delivered
+    per_contract = (
+        sa.select(rows.c.contract_id, sa.func.max(rows.c.end_date).label("end_date"),
+                  sa.func.sum(sa.case((short > 0, short), else_=0)).label("remaining"),
+                  sa.func.sum(sa.case((lag > 0, lag), else_=0)).label("behind_by"))
+        .group_by(rows.c.contract_id)
+        .subquery()
+    )
+    if kind == "behind":
+        chosen = per_contract.c.behind_by > 0
+        order = (per_contract.c.behind_by.desc(), per_contract.c.end_date, per_contract.c.contract_id)
+    else:
+        chosen = per_contract.c.remaining > 0
+        order = (per_contract.c.end_date, per_contract.c.remaining.desc(), per_contract.c.contract_id)
+    found = db.session.execute(
+        sa.select(per_contract.c.contract_id, sa.func.count().over().label("total"))
+        .where(chosen).order_by(*order).limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    if found:
+        return found[0].total, [r.contract_id for r in found]
+    if page == 1:
+        return 0, []
+    # A page past the end still reports the total.
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(per_contract).where(chosen))
+    return total, []
