@@ -582,6 +582,33 @@ def test_every_demo_team_s_work_list_paged_in_sql_equals_each_contract_s_own_ful
     assert seen["behind"] > 100 and seen["ending"] > 0, (seen, ENDING_DAYS)
 
 
+def test_the_health_record_s_fulfilment_equals_the_contract_s_own_on_the_demo_county(app, client):
+    """The record counts its contract's deliveries in one grouped statement; the contract's own
+    fulfilment counts them per kind in Python. They agree for residents of every kind of item."""
+    import sqlalchemy as sa
+
+    from backend.contracts.models import Contract, ContractItem
+    from tests.factories import login
+
+    assert app.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
+    today = clock.today()
+    headers = login(client, "county-admin", "jiayi-demo-2025")
+    contracts = db.session.execute(
+        sa.select(Contract.id, Contract.resident_id).where(
+            Contract.status == "active", Contract.start_date <= today, Contract.end_date >= today,
+            Contract.id.in_(sa.select(ContractItem.contract_id).where(sa.or_(
+                ContractItem.follow_up_disease.is_not(None), ContractItem.health_check.is_(True)))))
+        .order_by(Contract.id).limit(60)).all()
+    assert len(contracts) == 60
+    delivered = 0
+    for contract_id, resident_id in contracts:
+        record = client.get(f"/api/v1/residents/{resident_id}/health-record", headers=headers).get_json()
+        own = fulfilment(client, headers, contract_id)
+        assert record["fulfilment"] == own
+        delivered += sum(i["delivered"] for i in own["items"])
+    assert delivered > 60
+
+
 def test_the_call_history_is_read_by_the_resident_s_accounts_and_staff_in_scope_and_logged(client, world, wechat):
     elder, doctor = world["elder"], world["doctor"]
     for outcome in ("no_answer", "reached_will_visit"):

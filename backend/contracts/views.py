@@ -14,7 +14,9 @@ from backend.residents.service import resident_views
 
 def contract_views(contracts: list[Contract], with_residents: bool = False) -> list[dict]:
     today = clock.today()
-    teams = {t.id: t for t in db.session.scalars(sa.select(Team).where(Team.id.in_({c.team_id for c in contracts})))}
+    # Only the names: loading Team objects would load their members, area and packages too.
+    teams = dict(db.session.execute(
+        sa.select(Team.id, Team.name).where(Team.id.in_({c.team_id for c in contracts}))).tuples().all())
     residents = {}
     if with_residents:
         people = list(db.session.scalars(sa.select(Resident).where(Resident.id.in_({c.resident_id for c in contracts}))))
@@ -24,7 +26,7 @@ def contract_views(contracts: list[Contract], with_residents: bool = False) -> l
         view = {
             "id": c.id, "status": rules.effective_status(c.status, c.end_date, today),
             "resident_id": c.resident_id, "team_id": c.team_id,
-            "team": {"id": c.team_id, "name": teams[c.team_id].name},
+            "team": {"id": c.team_id, "name": teams[c.team_id]},
             "doctor_id": c.doctor_id, "package_codes": c.package_codes,
             "packages": [
                 {"code": p.package_code, "name": p.name, "kind": p.kind, "price_fen": p.price_fen,

@@ -79,6 +79,15 @@ def item_rows(held, day: date, *columns) -> sa.Select:
     )
 
 
+def delivered_by_item(contract_id: str, day: date) -> dict[str, int]:
+    """What was delivered of each item of a contract in force on ``day``, from its start up to
+    ``day``."""
+    held = sa.select(Contract.id, Contract.resident_id, Contract.start_date, *term_columns(day)) \
+        .where(Contract.id == contract_id).cte("held")
+    rows = item_rows(held, day).subquery()
+    return dict(db.session.execute(sa.select(rows.c.code, rows.c.delivered)).tuples().all())
+
+
 def work_list_page(team_id: str, kind: str, today: date, ending_by: date, page: int,
                    page_size: int) -> tuple[int, list[str]]:
     """The team's active contracts in force today that are behind (``behind``: most behind

@@ -132,12 +132,13 @@ def contract_fulfilment(principal: Principal, contract_id: str) -> dict:
     return views_of([contract], clock.today())[contract.id]
 
 
-def current_fulfilment(resident_id: str, today: date) -> dict | None:
-    """The health record's part: the fulfilment of the contract in force today, if any."""
-    contract = current_contract(resident_id, today)
+def fulfilment_on(contract: Contract | None, today: date) -> dict | None:
+    """The health record's part: the fulfilment of the resident's current contract (see
+    contracts.service.current_contract) if it is in force today."""
     if contract is None or contract.start_date is None or contract.start_date > today:
         return None
-    return views_of([contract], today)[contract.id]
+    # In force today, so its deliveries count from its start up to today: one grouped statement.
+    return fulfilment_view(contract, Counter(progress.delivered_by_item(contract.id, today)), today)
 
 
 def still_owed(resident_ids: set[str], today: date) -> dict[str, dict]:

@@ -32,8 +32,9 @@ _sources: dict[str, tuple[TagsOf, TagFilter]] = {}
 
 
 def register_group_source(groups: tuple[str, ...], tags_of: TagsOf, tag_filter: TagFilter) -> None:
+    source = (tags_of, tag_filter)  # one object for all its groups, so groups_of asks it once
     for group in groups:
-        _sources[group] = (tags_of, tag_filter)
+        _sources[group] = source
 
 
 def age_groups(birth_date: date, on: date) -> set[str]:
