@@ -19,10 +19,8 @@ import requests
 
 from bench.generate import DEFAULT_URL, bench_env
 from bench.run import PASSWORD, login, start_gunicorn
+from tests.browser import CHROMIUM, FLAGS
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TARGET_SECONDS = 1.0
 ROUNDS = 3
 

@@ -25,10 +25,9 @@ import time
 import uuid
 from datetime import date
 
-import requests
-
 from bench import console
-from bench.run import PASSWORD, RESULTS, ROOT, in_app, login, measure, measure_together, ok, start_gunicorn
+from bench.run import (PASSWORD, RESULTS, ROOT, http, in_app, login, measure, measure_together, ok,
+                       start_gunicorn)
 
 PROVINCE_ADMIN = "bench-province"
 LEVEL_TARGET_MS = {"province": 1000.0, "city": 1000.0, "county": 100.0}
@@ -88,13 +87,6 @@ def main(args, env: dict) -> None:
     results: dict[str, dict] = {}
     try:
         admin, doctor = login(base, PROVINCE_ADMIN), login(base, "bench-doctor")
-        session = threading.local()
-
-        def http():
-            if not hasattr(session, "s"):
-                session.s = requests.Session()
-            return session.s
-
         for level, region in (("province", province), ("city", city), ("county", counties[0])):
             for name, path in stats_paths(region):
                 results[f"{level} {name}"] = {**measure(lambda p=path: ok(http().get(base + p, headers=admin,

@@ -5,7 +5,6 @@ of each screen are kept in tests/screenshots/app-*.png."""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from datetime import timedelta
@@ -19,14 +18,11 @@ from backend import clock
 from backend.extensions import db
 from backend.followups.models import FollowUp
 from backend.fulfilment.models import Call, ServiceDelivery
+from tests.browser import CHROMIUM, FLAGS
 from tests.factories import login, served
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
 PASSWORD = "jiayi-demo-2025"
-# As the console's browser tests: without these Chromium keeps calling out.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
          "device_scale_factor": 2, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
 

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import CHROMIUM, FLAGS
 from tests.factories import login, served
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
 PASSWORD = "jiayi-demo-2025"
-# Without the background-networking flags Chromium keeps calling out, which a county intranet
-# (and this test machine) refuses.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 if not os.path.exists(CHROMIUM):
     if os.environ.get("JIAYI_REQUIRE_BROWSER"):
