@@ -14,7 +14,7 @@ from backend import clock
 from backend.contracts.models import Contract
 from backend.directory.models import Staff, TeamMember
 from backend.extensions import db
-from backend.followups.models import Condition
+from backend.followups.models import Condition, FollowUp
 from backend.notifications.models import SchedulerLease
 from backend.residents.models import STAFF_SET_GROUPS
 from backend.stats import rollup
@@ -233,11 +233,19 @@ def test_a_correction_of_a_past_month_leaves_the_reported_month_until_a_rebuild(
     reported = get(client, demo, "/stats/chronic", region_code=COUNTY, as_of=month_end.isoformat())
     assert reported["source"] == "rollup"
     # A visit of last month entered late: the reported month stays as it was reported.
+    # A patient whose latest visit of the year so far was controlled: a later visit at 170/100
+    # makes them uncontrolled on the month end, so the live control count must move.
+    latest = sa.select(FollowUp.condition_id, sa.func.max(FollowUp.visited_on).label("day")) \
+        .where(FollowUp.visited_on >= month_end.replace(month=1, day=1), FollowUp.visited_on <= month_end) \
+        .group_by(FollowUp.condition_id).subquery()
     condition = db.session.scalars(
         sa.select(Condition).join(Contract, sa.and_(Contract.resident_id == Condition.resident_id,
                                                     Contract.status == "active"))
+        .join(latest, latest.c.condition_id == Condition.id)
+        .join(FollowUp, sa.and_(FollowUp.condition_id == Condition.id, FollowUp.visited_on == latest.c.day))
         .where(Condition.disease == "hypertension", Condition.deregistered_on.is_(None),
-               Condition.registered_on < month_end.replace(day=1))
+               Condition.registered_on < month_end.replace(day=1), latest.c.day < month_end - timedelta(days=1),
+               FollowUp.sbp < 140, FollowUp.dbp < 90)
         .order_by(Condition.id)).first()
     team_id = db.session.scalar(sa.select(Contract.team_id).where(Contract.resident_id == condition.resident_id,
                                                                   Contract.status == "active"))

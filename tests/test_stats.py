@@ -178,6 +178,15 @@ def test_team_statistics(client, county, small_county):
         "contracted": 2, "capacity": 2000, "pending": 1, "overdue_follow_ups": 1}
     assert rows["平安镇家医一队"]["utilization_rate"] == 0.001
     assert (rows["青山镇家医一队"]["contracted"], rows["青山镇家医一队"]["overdue_follow_ups"]) == (1, 0)
+    # A limit set below the ceiling is the capacity; a team without a doctor-titled member has none.
+    county.teams["a"].capacity_limit = 40
+    db.session.commit()
+    rows = {r["team"]["id"]: r for r in get(client, county.headers(client, "county_admin"),
+                                             "/api/v1/stats/teams")["items"]}
+    assert (rows[county.teams["a"].id]["capacity"], rows[county.teams["a"].id]["utilization_rate"]) == (40, 0.05)
+    assert all(r["capacity"] == 2000 * sum(1 for m in team.members if m.staff.title == "doctor")
+               for team in county.teams.values() if team.id in rows and team.id != county.teams["a"].id
+               for r in [rows[team.id]])
 
 
 def test_monthly_trend(client, county, small_county):

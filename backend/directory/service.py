@@ -283,13 +283,24 @@ def contracted_counts(team_ids: list[str]) -> dict[str, int]:
     return {team_id: counts.get(team_id, 0) for team_id in team_ids}
 
 
+def _capacity(limit: int | None, doctors: int) -> int:
+    ceiling = current_app.config["JIAYI"].capacity_per_doctor * doctors
+    return ceiling if limit is None else min(limit, ceiling)
+
+
 def capacity_of(team: Team) -> int:
     """The national ceiling (per member with the doctor title), or the lower limit set."""
-    per_doctor = current_app.config["JIAYI"].capacity_per_doctor
-    ceiling = per_doctor * sum(1 for m in team.members if m.staff.title == "doctor")
-    if team.capacity_limit is not None:
-        return min(team.capacity_limit, ceiling)
-    return ceiling
+    return _capacity(team.capacity_limit, sum(1 for m in team.members if m.staff.title == "doctor"))
+
+
+def capacities(limits: dict[str, int | None]) -> dict[str, int]:
+    """``capacity_of`` for many teams (id: limit set) without loading them: one grouped count of
+    their members with the doctor title."""
+    doctors = dict(db.session.execute(
+        sa.select(TeamMember.team_id, sa.func.count()).join(Staff, Staff.id == TeamMember.staff_id)
+        .where(TeamMember.team_id.in_(list(limits)), Staff.title == "doctor")
+        .group_by(TeamMember.team_id)).tuples().all()) if limits else {}
+    return {team_id: _capacity(limit, doctors.get(team_id, 0)) for team_id, limit in limits.items()}
 
 
 def get_team(team_id: str) -> Team:

@@ -20,7 +20,7 @@ from backend.extensions import db
 from backend.fulfilment import progress
 from backend.fulfilment.models import OUTCOMES, Call
 from backend.residents.models import Resident
-from backend.stats.service import Area, Live, contracted_on, rate, region_ref
+from backend.stats.service import Area, Live, contracted_on, rate, region_ref, team_rows
 
 
 def _item_rows(a: Area, day: date):
@@ -102,14 +102,13 @@ def fulfilment_stats(a: Area, day: date, source=None) -> dict:
     items = [{**item, "delivery_rate": rate(item["delivered_of_owed_by_today"], item["owed_by_today"])}
              for _, item in sorted(per_item.items())]
 
-    # Team.institution is loaded with the team (a joined relationship).
-    teams = {t.id: t for t in db.session.scalars(sa.select(Team).where(Team.id.in_(list(by_team))))}
+    teams = {t.id: t for t in db.session.execute(team_rows().where(Team.id.in_(list(by_team))))}
     return {
         "region": region_ref(a.region), "as_of": day, **_block(total), "items": items,
         "children": [{"region": region_ref(child), "as_of": day, **_block(by_bucket.get(child.code, _empty()))}
                      for child in a.children],
         "teams": sorted(({"team": {"id": t, "name": teams[t].name},
-                          "institution": {"id": teams[t].institution_id, "name": teams[t].institution.name},
+                          "institution": {"id": teams[t].institution_id, "name": teams[t].institution_name},
                           **_block(counts)} for t, counts in by_team.items()),
                         key=lambda r: (r["team"]["name"], r["team"]["id"])),
     }
@@ -128,8 +127,8 @@ def call_stats(a: Area, first: date, last: date) -> dict:
     per_team: dict[str | None, Counter] = defaultdict(Counter)
     for team_id, outcome, n in rows:
         per_team[team_id][outcome] += n
-    teams = {t.id: t.name for t in db.session.scalars(
-        sa.select(Team).where(Team.id.in_([t for t in per_team if t])))}
+    teams = dict(db.session.execute(
+        sa.select(Team.id, Team.name).where(Team.id.in_([t for t in per_team if t]))).tuples().all())
     everything: Counter = Counter()
     for counts in per_team.values():
         everything.update(counts)

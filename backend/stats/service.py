@@ -19,7 +19,7 @@ from backend.auth.principal import Principal
 from backend.contracts.models import Contract
 from backend.directory.models import GROUPS, Institution, Population, Region, Team, TeamServiceArea
 from backend.directory.regions import LEVELS, is_within, prefix_of
-from backend.directory.service import capacity_of, get_region
+from backend.directory.service import capacities, get_region
 from backend.errors import Forbidden, ValidationFailed
 from backend.exams.models import HealthCheck
 from backend.extensions import db, on_postgresql
@@ -386,14 +386,21 @@ def chronic_stats(a: Area, disease: str, year: int, day: date, source=None) -> d
 
 # Teams
 
-def teams_of(a: Area) -> list[Team]:
-    """Active teams of institutions in the region or serving it."""
+def teams_of(a: Area) -> list[sa.Row]:
+    """Active teams of institutions in the region or serving it, as rows (id, name,
+    institution_id, institution_name, capacity_limit): a province has thousands, and the
+    statistics need none of their members, areas or packages."""
     serving = sa.select(TeamServiceArea.team_id).where(TeamServiceArea.region_code.like(a.prefix + "%"))
-    return list(db.session.scalars(
-        sa.select(Team).join(Institution, Institution.id == Team.institution_id)
-        .where(Team.active.is_(True), sa.or_(Institution.region_code.like(a.prefix + "%"), Team.id.in_(serving)))
+    return db.session.execute(
+        team_rows().where(Team.active.is_(True),
+                          sa.or_(Institution.region_code.like(a.prefix + "%"), Team.id.in_(serving)))
         .order_by(Team.name, Team.id)
-    ))
+    ).all()
+
+
+def team_rows() -> sa.Select:
+    return sa.select(Team.id, Team.name, Team.institution_id, Institution.name.label("institution_name"),
+                     Team.capacity_limit).join(Institution, Institution.id == Team.institution_id)
 
 
 def team_counts(ids: list[str], day: date) -> dict[str, dict[str, int]]:
@@ -420,15 +427,15 @@ def team_stats(a: Area, day: date, source=None) -> list[dict]:
     if not teams:
         return []
     counts = (source or Live()).teams(a, [t.id for t in teams], day)
+    capacity = capacities({t.id: t.capacity_limit for t in teams})
     rows = []
     for team in teams:
-        capacity = capacity_of(team)
         figures = counts.get(team.id, {})
         n = figures.get("contracted", 0)
         rows.append({
-            "team": {"id": team.id, "name": team.name}, "institution": {"id": team.institution.id,
-                                                                        "name": team.institution.name},
-            "contracted": n, "capacity": capacity, "utilization_rate": rate(n, capacity),
+            "team": {"id": team.id, "name": team.name},
+            "institution": {"id": team.institution_id, "name": team.institution_name},
+            "contracted": n, "capacity": capacity[team.id], "utilization_rate": rate(n, capacity[team.id]),
             "pending": figures.get("pending", 0), "overdue_follow_ups": figures.get("overdue", 0),
         })
     return rows
