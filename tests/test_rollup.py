@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from backend.directory.models import Staff, TeamMember
 from backend.extensions import db
 from backend.followups.models import Condition, FollowUp
 from backend.notifications.models import SchedulerLease
-from backend.residents.models import STAFF_SET_GROUPS
+from backend.residents.models import STAFF_SET_GROUPS, ResidentGroup
 from backend.stats import rollup
 from backend.stats.models import StatCell, StatSnapshot
 from backend.stats.rollup import plain
@@ -155,12 +155,10 @@ def test_a_sign_up_and_its_approval(app, client, demo):
 
 
 def test_a_follow_up(app, client, demo):
-    condition = db.session.scalars(
-        sa.select(Condition).join(Contract, sa.and_(Contract.resident_id == Condition.resident_id,
-                                                    Contract.status == "active"))
-        .where(Condition.disease == "hypertension", Condition.deregistered_on.is_(None),
-               Condition.next_due_on < clock.today())
-        .order_by(Condition.id)).first()
+    # Overdue, and last seen uncontrolled this year: today's controlled visit must move both the
+    # team's overdue count and the control count.
+    today = clock.today()
+    condition = patient_last_seen(False, today.replace(month=1, day=1), today, overdue=True)
     team_id = db.session.scalar(sa.select(Contract.team_id).where(Contract.resident_id == condition.resident_id,
                                                                   Contract.status == "active"))
     doctor = login(client, team_member(team_id), PASSWORD)
@@ -190,7 +188,12 @@ def test_a_termination(app, client, demo):
 
 
 def test_a_key_group_tag(app, client, demo):
-    resident_id = active_contract().resident_id
+    tagged = sa.select(ResidentGroup.resident_id).where(ResidentGroup.group == "disabled",
+                                                        ResidentGroup.removed_on.is_(None))
+    resident_id = db.session.scalars(
+        sa.select(Contract.resident_id).where(Contract.status == "active", Contract.region_code.like("220802%"),
+                                              Contract.resident_id.not_in(tagged))
+        .order_by(Contract.id)).first()
     tags = client.get(f"/api/v1/residents/{resident_id}", headers=demo).get_json()["groups"]
     assert "disabled" not in tags
 
@@ -227,6 +230,27 @@ def test_a_moved_away_confirmation(app, client, demo):
     assert after["/stats/contracts"]["contracted"] == before["/stats/contracts"]["contracted"] - 1
 
 
+def patient_last_seen(controlled: bool, year_from: date, before: date, overdue: bool = False) -> Condition:
+    """A contracted hypertension patient registered before ``before``'s month whose latest visit
+    from ``year_from`` up to ``before`` (not on it or the day before) was controlled, or not: a
+    visit of the other kind after it must move the control count. ``overdue``: and due before
+    ``before``."""
+    latest = sa.select(FollowUp.condition_id, sa.func.max(FollowUp.visited_on).label("day")) \
+        .where(FollowUp.visited_on >= year_from, FollowUp.visited_on <= before) \
+        .group_by(FollowUp.condition_id).subquery()
+    below = sa.and_(FollowUp.sbp < 140, FollowUp.dbp < 90)
+    return db.session.scalars(
+        sa.select(Condition).join(Contract, sa.and_(Contract.resident_id == Condition.resident_id,
+                                                    Contract.status == "active"))
+        .join(latest, latest.c.condition_id == Condition.id)
+        .join(FollowUp, sa.and_(FollowUp.condition_id == Condition.id, FollowUp.visited_on == latest.c.day))
+        .where(Condition.disease == "hypertension", Condition.deregistered_on.is_(None),
+               Condition.registered_on < before.replace(day=1), latest.c.day < before - timedelta(days=1),
+               below if controlled else sa.not_(below),
+               Condition.next_due_on < before if overdue else sa.true())
+        .order_by(Condition.id)).first()
+
+
 def test_a_correction_of_a_past_month_leaves_the_reported_month_until_a_rebuild(app, client, demo):
     refresh(app)
     month_end = rollup.month_ends_before(clock.today())[-1]
@@ -235,18 +259,7 @@ def test_a_correction_of_a_past_month_leaves_the_reported_month_until_a_rebuild(
     # A visit of last month entered late: the reported month stays as it was reported.
     # A patient whose latest visit of the year so far was controlled: a later visit at 170/100
     # makes them uncontrolled on the month end, so the live control count must move.
-    latest = sa.select(FollowUp.condition_id, sa.func.max(FollowUp.visited_on).label("day")) \
-        .where(FollowUp.visited_on >= month_end.replace(month=1, day=1), FollowUp.visited_on <= month_end) \
-        .group_by(FollowUp.condition_id).subquery()
-    condition = db.session.scalars(
-        sa.select(Condition).join(Contract, sa.and_(Contract.resident_id == Condition.resident_id,
-                                                    Contract.status == "active"))
-        .join(latest, latest.c.condition_id == Condition.id)
-        .join(FollowUp, sa.and_(FollowUp.condition_id == Condition.id, FollowUp.visited_on == latest.c.day))
-        .where(Condition.disease == "hypertension", Condition.deregistered_on.is_(None),
-               Condition.registered_on < month_end.replace(day=1), latest.c.day < month_end - timedelta(days=1),
-               FollowUp.sbp < 140, FollowUp.dbp < 90)
-        .order_by(Condition.id)).first()
+    condition = patient_last_seen(True, month_end.replace(month=1, day=1), month_end)
     team_id = db.session.scalar(sa.select(Contract.team_id).where(Contract.resident_id == condition.resident_id,
                                                                   Contract.status == "active"))
     doctor = login(client, team_member(team_id), PASSWORD)
