@@ -425,8 +425,10 @@ def test_a_pending_sign_up_is_approved_and_a_resident_of_the_area_found(server, 
 
     # A service of the new contract, recorded online: sent at once, stored once.
     page.click("[data-action=service]")
-    options = page.locator("#f-item_code option").all()
-    item_code = next(o.get_attribute("value") for o in options if o.get_attribute("value"))
+    # The form is built once the card is read back from the phone's store: wait for its items.
+    items = page.locator("#f-item_code option[value]:not([value=''])")
+    expect(items.first).to_be_attached()
+    item_code = items.first.get_attribute("value")
     page.select_option("#f-item_code", item_code)
     page.select_option("#f-method", "home")
     page.click("#save")
