@@ -72,8 +72,8 @@ def team_member(team_id: str, other_than: str | None = None) -> str:
         .order_by(Staff.username)).first()
 
 
-def active_contract(**where) -> Contract:
-    statement = sa.select(Contract).where(Contract.status == "active", Contract.region_code.like("220802%"))
+def active_contract(*where) -> Contract:
+    statement = sa.select(Contract).where(Contract.status == "active", Contract.region_code.like("220802%"), *where)
     return db.session.scalars(statement.order_by(Contract.id)).first()
 
 
@@ -190,10 +190,7 @@ def test_a_termination(app, client, demo):
 def test_a_key_group_tag(app, client, demo):
     tagged = sa.select(ResidentGroup.resident_id).where(ResidentGroup.group == "disabled",
                                                         ResidentGroup.removed_on.is_(None))
-    resident_id = db.session.scalars(
-        sa.select(Contract.resident_id).where(Contract.status == "active", Contract.region_code.like("220802%"),
-                                              Contract.resident_id.not_in(tagged))
-        .order_by(Contract.id)).first()
+    resident_id = active_contract(Contract.resident_id.not_in(tagged)).resident_id
     tags = client.get(f"/api/v1/residents/{resident_id}", headers=demo).get_json()["groups"]
     assert "disabled" not in tags
 
