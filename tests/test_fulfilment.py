@@ -522,7 +522,7 @@ def test_the_county_rate_computed_in_the_database_agrees_with_each_contract_s_ow
     assert stats["behind"] > 0 and stats["on_track"] > 0
 
 
-def _work_list_reference(team_id: str, kind: str, today: date) -> list[tuple[str, int, int]]:
+def _work_list_reference(team_id: str, kind: str, today: date, counted: set | None = None) -> list[tuple[str, int, int]]:
     """The team's work list computed per contract in Python (views_of, as a contract's own
     fulfilment is), filtered and sorted by the list's rules: the reference for the SQL."""
     from datetime import timedelta
@@ -537,6 +537,8 @@ def _work_list_reference(team_id: str, kind: str, today: date) -> list[tuple[str
     if kind == "ending":
         statement = statement.where(Contract.end_date <= today + timedelta(days=ENDING_DAYS))
     views = views_of(list(db.session.scalars(statement)), today).values()
+    if counted is not None:  # the kinds of item that owed something by today and had deliveries counted
+        counted.update(i["counted_from"] for v in views for i in v["items"] if i["owed_by_today"] and i["delivered"])
     if kind == "behind":
         rows = sorted((v for v in views if v["status"] == "behind"),
                       key=lambda v: (-v["behind_by"], v["end_date"], v["contract_id"]))
@@ -558,13 +560,14 @@ def test_every_demo_team_s_work_list_paged_in_sql_equals_each_contract_s_own_ful
     assert app.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
     today = clock.today()
     seen = {"behind": 0, "ending": 0}
+    counted: set[str] = set()
     for team in db.session.scalars(sa.select(Team).order_by(Team.name)):
         admin = db.session.scalar(sa.text(
             "SELECT username FROM staff WHERE institution_id = :i AND username LIKE '%-admin'"),
             {"i": team.institution_id})
         headers = login(client, admin, "jiayi-demo-2025")
         for kind in ("behind", "ending"):
-            expected = _work_list_reference(team.id, kind, today)
+            expected = _work_list_reference(team.id, kind, today, counted)
             got, page = [], 1
             while True:
                 response = client.get(f"/api/v1/teams/{team.id}/fulfilment?kind={kind}&page={page}&page_size=40",
@@ -580,6 +583,8 @@ def test_every_demo_team_s_work_list_paged_in_sql_equals_each_contract_s_own_ful
             seen[kind] += len(expected)
     # The demo data has residents behind and contracts ending within the window with items owed.
     assert seen["behind"] > 100 and seen["ending"] > 0, (seen, ENDING_DAYS)
+    # Items of every kind owed something and had deliveries: each way of counting was compared.
+    assert counted == {"follow_ups", "health_checks", "services"}, counted
 
 
 def test_the_health_record_s_fulfilment_equals_the_contract_s_own_on_the_demo_county(app, client):

@@ -35,6 +35,28 @@ def term_columns(day: date) -> list:
             (days_from(Contract.start_date, Contract.end_date) + 1).label("term")]
 
 
+def _visits_counted(resident_id, start, day: date) -> list:
+    """The follow-ups that count as visits of a contract's resident from ``start`` up to ``day``
+    (face to face; a day counts once per disease)."""
+    return [FollowUp.resident_id == resident_id, FollowUp.method.in_(rules.FACE_TO_FACE),
+            FollowUp.visited_on >= start, FollowUp.visited_on <= day]
+
+
+def _checks_counted(resident_id, start, day: date) -> list:
+    return [HealthCheck.resident_id == resident_id, HealthCheck.checked_on >= start, HealthCheck.checked_on <= day]
+
+
+def _services_counted(resident_id, start, day: date) -> list:
+    return [ServiceDelivery.resident_id == resident_id, ServiceDelivery.delivered_on >= start,
+            ServiceDelivery.delivered_on <= day]
+
+
+def _owed_by(held):
+    """What an item of a contract in ``held`` owed by the day its ``passed`` was counted to."""
+    passed = sa.case((held.c.passed > held.c.term, held.c.term), else_=held.c.passed)
+    return ContractItem.owed * passed // held.c.term
+
+
 def item_rows(held, day: date, *columns) -> sa.Select:
     """One row per item of every contract in ``held`` (a CTE of contracts in force on ``day``
     with columns id, resident_id, start_date and ``term_columns``): the contract id, the given
@@ -43,39 +65,59 @@ def item_rows(held, day: date, *columns) -> sa.Select:
     services = (
         sa.select(held.c.id.label("contract_id"), ServiceDelivery.item_code.label("code"),
                   sa.func.count().label("n"))
-        .join(ServiceDelivery, sa.and_(ServiceDelivery.resident_id == held.c.resident_id,
-                                       ServiceDelivery.delivered_on >= held.c.start_date,
-                                       ServiceDelivery.delivered_on <= day))
+        .join(ServiceDelivery, sa.and_(*_services_counted(held.c.resident_id, held.c.start_date, day)))
         .group_by(held.c.id, ServiceDelivery.item_code)
         .subquery()
     )
     visits = (
         sa.select(held.c.id.label("contract_id"), FollowUp.disease.label("disease"),
                   sa.func.count(sa.distinct(FollowUp.visited_on)).label("n"))
-        .join(FollowUp, sa.and_(FollowUp.resident_id == held.c.resident_id, FollowUp.method.in_(rules.FACE_TO_FACE),
-                                FollowUp.visited_on >= held.c.start_date, FollowUp.visited_on <= day))
+        .join(FollowUp, sa.and_(*_visits_counted(held.c.resident_id, held.c.start_date, day)))
         .group_by(held.c.id, FollowUp.disease)
         .subquery()
     )
     checks = (
         sa.select(held.c.id.label("contract_id"), sa.func.count(sa.distinct(HealthCheck.checked_on)).label("n"))
-        .join(HealthCheck, sa.and_(HealthCheck.resident_id == held.c.resident_id,
-                                   HealthCheck.checked_on >= held.c.start_date, HealthCheck.checked_on <= day))
+        .join(HealthCheck, sa.and_(*_checks_counted(held.c.resident_id, held.c.start_date, day)))
         .group_by(held.c.id)
         .subquery()
     )
-    passed = sa.case((held.c.passed > held.c.term, held.c.term), else_=held.c.passed)
     delivered = sa.case((ContractItem.follow_up_disease.is_not(None), sa.func.coalesce(visits.c.n, 0)),
                         (ContractItem.health_check.is_(True), sa.func.coalesce(checks.c.n, 0)),
                         else_=sa.func.coalesce(services.c.n, 0))
     return (
         sa.select(held.c.id.label("contract_id"), *columns, ContractItem.code, ContractItem.name, ContractItem.owed,
-                  (ContractItem.owed * passed // held.c.term).label("owed_by"), delivered.label("delivered"))
+                  _owed_by(held).label("owed_by"), delivered.label("delivered"))
         .join(ContractItem, ContractItem.contract_id == held.c.id)
         .outerjoin(services, sa.and_(services.c.contract_id == held.c.id, services.c.code == ContractItem.code))
         .outerjoin(visits, sa.and_(visits.c.contract_id == held.c.id,
                                    visits.c.disease == ContractItem.follow_up_disease))
         .outerjoin(checks, checks.c.contract_id == held.c.id)
+    )
+
+
+def lag_rows(held, day: date) -> sa.Select:
+    """One row per item of every contract in ``held`` (as for ``item_rows``) that owed something
+    by ``day``: the contract id, its end date and how far the item is behind (owed by ``day``
+    less delivered; negative when ahead). What was delivered is looked up for those items
+    alone, each through its own index (the resident's visits of the item's disease, health
+    checks or services of the item's code): a team's work list asks this of ten thousand
+    contracts, most of whose items owe nothing yet or need a single probe."""
+    visits = sa.select(sa.func.count(sa.distinct(FollowUp.visited_on))).where(
+        *_visits_counted(held.c.resident_id, held.c.start_date, day),
+        FollowUp.disease == ContractItem.follow_up_disease).scalar_subquery()
+    checks = sa.select(sa.func.count(sa.distinct(HealthCheck.checked_on))).where(
+        *_checks_counted(held.c.resident_id, held.c.start_date, day)).scalar_subquery()
+    services = sa.select(sa.func.count()).select_from(ServiceDelivery).where(
+        *_services_counted(held.c.resident_id, held.c.start_date, day),
+        ServiceDelivery.item_code == ContractItem.code).scalar_subquery()
+    delivered = sa.case((ContractItem.follow_up_disease.is_not(None), visits),
+                        (ContractItem.health_check.is_(True), checks), else_=services)
+    owed_by = _owed_by(held)
+    return (
+        sa.select(held.c.id.label("contract_id"), held.c.end_date, (owed_by - delivered).label("lag"))
+        .join(ContractItem, ContractItem.contract_id == held.c.id)
+        .where(owed_by > 0)
     )
 
 
@@ -100,20 +142,28 @@ def work_list_page(team_id: str, kind: str, today: date, ending_by: date, page: 
         where.append(Contract.end_date <= ending_by)
     held = sa.select(Contract.id, Contract.resident_id, Contract.start_date, Contract.end_date,
                      *term_columns(today)).where(*where).cte("held")
-    rows = item_rows(held, today, held.c.end_date).subquery()
-    short = rows.c.owed - rows.c.delivered
-    lag = rows.c.owed_by - rows.c.delivered
-    per_contract = (
-        sa.select(rows.c.contract_id, sa.func.max(rows.c.end_date).label("end_date"),
-                  sa.func.sum(sa.case((short > 0, short), else_=0)).label("remaining"),
-                  sa.func.sum(sa.case((lag > 0, lag), else_=0)).label("behind_by"))
-        .group_by(rows.c.contract_id)
-        .subquery()
-    )
     if kind == "behind":
+        # Only the items that owed something by today can be behind. OFFSET 0 keeps the rows a
+        # subquery of their own, so that each item's lookups run once, not once per use of its lag.
+        rows = lag_rows(held, today).offset(0).subquery()
+        lag = rows.c.lag
+        per_contract = (
+            sa.select(rows.c.contract_id, sa.func.max(rows.c.end_date).label("end_date"),
+                      sa.func.sum(sa.case((lag > 0, lag), else_=0)).label("behind_by"))
+            .group_by(rows.c.contract_id)
+            .subquery()
+        )
         chosen = per_contract.c.behind_by > 0
         order = (per_contract.c.behind_by.desc(), per_contract.c.end_date, per_contract.c.contract_id)
     else:
+        rows = item_rows(held, today, held.c.end_date).subquery()
+        short = rows.c.owed - rows.c.delivered
+        per_contract = (
+            sa.select(rows.c.contract_id, sa.func.max(rows.c.end_date).label("end_date"),
+                      sa.func.sum(sa.case((short > 0, short), else_=0)).label("remaining"))
+            .group_by(rows.c.contract_id)
+            .subquery()
+        )
         chosen = per_contract.c.remaining > 0
         order = (per_contract.c.end_date, per_contract.c.remaining.desc(), per_contract.c.contract_id)
     found = db.session.execute(
