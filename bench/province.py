@@ -56,6 +56,26 @@ def stats_paths(region: str) -> list[tuple[str, str]]:
     ]
 
 
+REFRESH_NAME = "jiayi-bench-refresh"  # the refresh process's application_name in pg_stat_activity
+
+
+def refresh_at_work(app, thread: threading.Thread) -> float:
+    """Wait until the refresh process runs a statement in the database (its start-up, importing
+    the app, is not load), and return that moment (perf_counter)."""
+    import sqlalchemy as sa
+
+    from backend.extensions import db
+
+    while thread.is_alive():
+        with app.app_context():
+            busy = db.session.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n "
+                                             "AND state = 'active'"), {"n": REFRESH_NAME})
+        if busy:
+            break
+        time.sleep(0.05)
+    return time.perf_counter()
+
+
 def main(args, env: dict) -> None:
     app = in_app(env)
     with app.app_context():
@@ -123,17 +143,31 @@ def main(args, env: dict) -> None:
         refreshed: dict = {}
 
         def refresh_now():
-            with app.app_context():
-                begun = time.perf_counter()
-                refreshed["counts"] = rollup.refresh()
-                refreshed["seconds"] = time.perf_counter() - begun
+            # In a process of its own, as the scheduler runs it: a thread here would hold this
+            # load generator's interpreter lock while it builds the cells.
+            begun = time.perf_counter()
+            url = env["JIAYI_DATABASE_URL"]
+            named = {**env, "JIAYI_DATABASE_URL": url + ("&" if "?" in url else "?") + f"application_name={REFRESH_NAME}"}
+            done = subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "rollup"], cwd=ROOT,
+                                  env=named, capture_output=True, text=True)
+            refreshed["begun"], refreshed["seconds"] = begun, time.perf_counter() - begun
+            if done.returncode != 0:
+                raise SystemExit(f"rollup: {done.stderr[-300:]}")
+            refreshed["counts"] = json.loads(done.stdout.strip().splitlines()[-1])
 
         thread = threading.Thread(target=refresh_now)
         thread.start()
+        working = refresh_at_work(app, thread)
+        # Interleaved rounds for as long as the refresh runs.
         during = measure_together([("GET /healthz", healthz), ("POST follow-up", follow_up),
-                                   ("GET due list", due_list)], args.requests // 4, args.concurrency, 1)
+                                   ("GET due list", due_list)], args.requests // 8, args.concurrency, 1,
+                                  more=thread.is_alive)
+        measured_until = time.perf_counter()
         thread.join()
         refreshed["during"] = during
+        # The share of the measurement during which the refresh was still running (1.0: all of it).
+        ended = refreshed["begun"] + refreshed["seconds"]
+        refreshed["overlap"] = round(max(0.0, min(ended, measured_until) - working) / (measured_until - working), 3)
         print(f"  incremental refresh: {refreshed['seconds']:.1f} s ({refreshed['counts']})", file=sys.stderr)
         shown = console.screens(base, PROVINCE_ADMIN)  # the console in Chromium, down to a village
     finally:
@@ -174,6 +208,7 @@ def report(results, per_county, build_seconds, refreshed, shown, differences, co
         verdicts.append(ratio <= 3.0)
         print(f"{name + ' (refreshing)':<32}{during[name]['p95']:>9.1f} ms p95, {ratio:.2f}× the floor "
               f"{floor:.1f} ms  target ≤ 3×: {'met' if ratio <= 3.0 else 'MISSED'}")
+    print(f"{'':<32}(the refresh ran through {refreshed['overlap']:.0%} of that measurement)")
     print()
     verdicts.append(console.report(shown))
     verdicts.append(not differences)

@@ -95,18 +95,21 @@ def measure(call, count: int, concurrency: int, warmup: int = 10) -> dict[str, f
     return percentiles(timings(call, count, concurrency))
 
 
-def measure_together(calls: list[tuple[str, object]], count: int, concurrency: int, rounds: int) -> dict:
+def measure_together(calls: list[tuple[str, object]], count: int, concurrency: int, rounds: int,
+                     more=lambda: False) -> dict:
     """Percentiles of each call, measured in ``rounds`` interleaved rounds (each call in turn,
     ``count / rounds`` times per round), so that the floor and the endpoints held against it
     sample the same stretch of time: a shared machine's speed drifts by tens of percent from one
-    minute to the next."""
+    minute to the next. Rounds go on after those while ``more()`` says so."""
     for _, call in calls:
         warm_up(call, 10, concurrency)
     samples: dict[str, list[float]] = {name: [] for name, _ in calls}
-    for round_ in range(rounds):
+    round_ = 0
+    while round_ < rounds or more():
         for name, call in calls:
             samples[name] += timings(call, count // rounds, concurrency)
-        print(f"  round {round_ + 1} of {rounds} measured", file=sys.stderr)
+        round_ += 1
+        print(f"  round {round_} measured", file=sys.stderr)
     return {name: percentiles(taken) for name, taken in samples.items()}
 
 

@@ -227,6 +227,9 @@ def _write(county: Region, day: date, frozen: bool) -> StatSnapshot:
     db.session.commit()  # the reads before are over: the snapshot starts a transaction of its own
     if on_postgresql():  # one consistent view of the records for the whole snapshot
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        # Background work on one core: a parallel plan would take the others from the doctors'
+        # requests for the length of the statement.
+        db.session.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
     try:
         snapshot = write_snapshot(county, day, frozen)
         db.session.commit()
