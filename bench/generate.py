@@ -863,6 +863,10 @@ def generate(url: str, scale: float, seed: int, counties: int = 1) -> dict:
                               "rows": sum(counts.values()), "logins": county.logins,
                               "seconds": time.monotonic() - county_started})
             del county  # one county's lists in memory at a time
+        # Each contract's most owed item, as contracts.service.owe_items sets it.
+        conn.execute("UPDATE contracts SET most_owed = m.most FROM (SELECT contract_id, max(owed) AS most "
+                     "FROM contract_items GROUP BY contract_id) m WHERE m.contract_id = contracts.id")
+        conn.commit()
         # As autovacuum leaves a database that has been running: statistics, and the visibility
         # map that lets the planner read an index alone.
         log("VACUUM ANALYZE")

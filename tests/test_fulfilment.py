@@ -558,6 +558,11 @@ def test_every_demo_team_s_work_list_paged_in_sql_equals_each_contract_s_own_ful
     from tests.factories import login
 
     assert app.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
+    # Every contract signed carries its most owed item, by which the list skips those owing nothing yet.
+    assert db.session.scalar(sa.text(
+        "SELECT count(*) FROM contracts c WHERE c.most_owed IS DISTINCT FROM (SELECT max(owed) FROM contract_items i "
+        "WHERE i.contract_id = c.id)")) == 0
+    assert db.session.scalar(sa.text("SELECT count(*) FROM contracts WHERE most_owed > 0")) > 100
     today = clock.today()
     seen = {"behind": 0, "ending": 0}
     counted: set[str] = set()

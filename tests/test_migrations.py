@@ -60,6 +60,24 @@ def test_contracts_signed_before_fulfilment_owe_their_packages_items(tmp_path):
         ("c-old", "health_education", 2, None), ("c-young", "health_education", 2, None)]
 
 
+def test_contracts_signed_before_the_most_owed_column_get_their_items_largest(tmp_path):
+    with database_at(tmp_path, "0020_contract_items_owed"):
+        run = lambda sql, **p: db.session.execute(sa.text(sql), p)  # noqa: E731
+        for cid, owed in (("patient", (4, 1, 2)), ("plain", (2,)), ("bare", ())):
+            run("""INSERT INTO contracts (id, resident_id, team_id, status, created_by_kind, created_by_id, price_fen,
+                   public_health_fen, insurance_fen, self_pay_fen, created_at, updated_at)
+                   VALUES (:c, :c, 'team', 'active', 'staff', 's', 0, 0, 0, 0, :t, :t)""", c=cid, t="2026-01-01 00:00:00")
+            for n, count in enumerate(owed):
+                run("""INSERT INTO contract_items (contract_id, code, name, owed, health_check)
+                       VALUES (:c, :code, 'x', :owed, 0)""", c=cid, code=f"item{n}", owed=count)
+        db.session.commit()
+
+        upgrade(revision="0021_contract_most_owed")
+        most = dict(db.session.execute(sa.text("SELECT id, most_owed FROM contracts")).all())
+    # A contract without items keeps none: the work list then reads its (absent) items.
+    assert most == {"patient": 4, "plain": 2, "bare": None}
+
+
 def test_residents_stored_before_the_masked_phone_column_get_theirs(tmp_path):
     from backend.security.fields import cipher
 

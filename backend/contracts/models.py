@@ -48,6 +48,10 @@ class Contract(IdMixin, TimestampMixin, PricedMixin, db.Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_on: Mapped[date | None] = mapped_column(sa.Date)
     reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # The most any of its items owes for the term, set with the items (contracts.service.owe_items):
+    # a contract owes nothing yet until this times the days passed reaches the term's days, so
+    # the team's work list leaves such contracts out without reading their items.
+    most_owed: Mapped[int | None] = mapped_column()
 
     packages: Mapped[list[ContractPackage]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="ContractPackage.package_code"

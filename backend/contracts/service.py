@@ -182,6 +182,7 @@ def owe_items(contract: Contract, packages: list[ServicePackage], resident: Resi
     contract.items = [ContractItem(code=i["code"], name=i["name"], owed=i["owed"],
                                    follow_up_disease=i["follow_up_disease"], health_check=i["health_check"])
                       for i in fulfilment_rules.items_for([p.items for p in packages], groups)]
+    contract.most_owed = max((i.owed for i in contract.items), default=0)
 
 
 def price_contract(contract: Contract, packages: list[ServicePackage]) -> None:
