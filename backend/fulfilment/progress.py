@@ -143,9 +143,8 @@ def work_list_page(team_id: str, kind: str, today: date, ending_by: date, page: 
     else:
         # A contract whose most owed item owes nothing yet cannot be behind (its term runs to
         # today or later, so the days passed are at most the term's).
-        where.append(sa.or_(Contract.most_owed.is_(None),
-                            Contract.most_owed * (days_from(Contract.start_date, today) + 1)
-                            >= days_from(Contract.start_date, Contract.end_date) + 1))
+        passed, term = (column.element for column in term_columns(today))
+        where.append(sa.or_(Contract.most_owed.is_(None), Contract.most_owed * passed >= term))
     held = sa.select(Contract.id, Contract.resident_id, Contract.start_date, Contract.end_date,
                      *term_columns(today)).where(*where).cte("held")
     if kind == "behind":
