@@ -46,6 +46,8 @@ from tqdm import tqdm
 from backend import clock
 from backend.contracts.rules import end_date_for
 from backend.demo.directory import FOLLOW_UP_ITEMS
+from backend.extensions import db
+from backend.fulfilment.progress import count_behind, count_delivered
 from backend.demo.directory import PACKAGES as DEMO_PACKAGES
 from backend.followups import rules
 from backend.notifications import templates
@@ -181,18 +183,34 @@ def recreate_schema(url: str) -> None:
         conn.execute("CREATE SCHEMA public")
 
 
+def _app(url: str):
+    from backend import create_app
+    from backend.config import load_settings
+
+    return create_app({"JIAYI": load_settings(ROOT / "instance", {**os.environ, **bench_env(url)})})
+
+
 def migrate(url: str) -> None:
     import flask_migrate
 
-    from backend import create_app
-    from backend.config import load_settings
     from backend.extensions import dispose_engines
 
-    settings = load_settings(ROOT / "instance", {**os.environ, **bench_env(url)})
-    app = create_app({"JIAYI": settings})
-    with app.app_context():
+    with _app(url).app_context():
         flask_migrate.upgrade()
         dispose_engines()
+
+
+def counting_sql(url: str) -> list[str]:
+    """What each item of the active contracts delivered, and how far each contract in force is
+    behind today, counted by the statements the writes and the nightly job run."""
+    from backend.extensions import dispose_engines
+
+    with _app(url).app_context():
+        dialect = db.engine.dialect
+        statements = [str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+                      for s in (count_delivered(), count_behind(clock.today()))]
+        dispose_engines()
+    return statements
 
 
 class Copier:
@@ -866,6 +884,11 @@ def generate(url: str, scale: float, seed: int, counties: int = 1) -> dict:
         # Each contract's most owed item, as contracts.service.owe_items sets it.
         conn.execute("UPDATE contracts SET most_owed = m.most FROM (SELECT contract_id, max(owed) AS most "
                      "FROM contract_items GROUP BY contract_id) m WHERE m.contract_id = contracts.id")
+        # What was delivered of each item of the active contracts, and how far each is behind
+        # today, as the writes and the nightly job count them.
+        log("counting what was delivered of each contract item, and how far each contract is behind")
+        for statement in counting_sql(url):
+            conn.execute(statement)
         conn.commit()
         # As autovacuum leaves a database that has been running: statistics, and the visibility
         # map that lets the planner read an index alone.

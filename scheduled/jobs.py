@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from backend import clock
 from backend.contracts import service as contracts
 from backend.extensions import db
+from backend.fulfilment import progress
 from backend.notifications import service as notifications
 from backend.notifications.models import JobRun
 
@@ -21,8 +22,10 @@ log = logging.getLogger("jiayi.jobs")
 
 
 def expire_contracts(now: datetime) -> dict[str, int]:
-    """Nightly: active contracts whose term ended before today become expired."""
-    return {"expired": contracts.expire_ended(clock.to_civil(now).date())}
+    """Nightly: active contracts whose term ended before today become expired, and how far each
+    one in force is behind is taken for the day (the teams' work lists read it)."""
+    today = clock.to_civil(now).date()
+    return {"expired": contracts.expire_ended(today), "behind_counted": progress.count_behind_for(today)}
 
 
 def refresh_statistics(now: datetime) -> dict[str, int]:

@@ -205,3 +205,22 @@ def add_patients(count: int, sequence: int, template: str, credits: int, registe
         people.append(resident)
     db.session.commit()
     return people
+
+
+def counts_kept(contract_id: str) -> dict[str, int]:
+    """What the contract's items have delivered as stored on them, checked against the count
+    made from the deliveries themselves; the contract's stored ``behind_by`` is checked too when
+    it was taken today."""
+    from backend import clock
+    from backend.contracts.models import Contract
+    from backend.fulfilment.service import views_of
+
+    db.session.expire_all()
+    contract = db.session.get(Contract, contract_id)
+    today = clock.today()
+    live = views_of([contract], today, live=True)[contract.id]
+    stored = {i.code: i.delivered for i in contract.items}
+    assert stored == {i["code"]: i["delivered"] for i in live["items"]}
+    if contract.behind_on == today:
+        assert contract.behind_by == live["behind_by"]
+    return stored

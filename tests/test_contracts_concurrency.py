@@ -90,3 +90,35 @@ def test_simultaneous_sign_ups_for_the_last_place_give_it_to_exactly_one(server,
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"team_full"}
     db.session.expire_all()
     assert db.session.query(Contract).filter_by(team_id=team.id).count() == 3
+
+
+
+def test_visits_of_one_resident_recorded_at_once_are_all_counted_on_the_contract(server, client, county):
+    """Each visit counts its resident's deliveries again in its own transaction; eight recorded
+    at the same moment (a phone sending what it took offline while a colleague records one) each
+    wait for the one before, so the count kept on the contract's item holds all eight."""
+    import uuid
+
+    from backend import clock
+    from tests.factories import counts_kept
+
+    clock.freeze(clock.parse_moment("2026-03-02T09:00:00+08:00"))
+    county.packages["basic"].items = [{"code": "bp_follow_up", "name": "高血压随访", "per_year": 12,
+                                       "eligible_groups": ["hypertension"], "follow_up_disease": "hypertension"}]
+    resident = add_resident("孙桂兰", id_number_for(date(1950, 3, 3), 303), "13900003030", VILLAGE_A1)
+    db.session.commit()
+    doctor = county.headers(client, "doctor_a")
+    assert client.post(f"/api/v1/residents/{resident.id}/conditions", headers=doctor,
+                       json={"disease": "hypertension", "diagnosed_on": "2020-05-01"}).status_code == 201
+    created = client.post("/api/v1/contracts", headers=doctor, json={
+        "resident_id": resident.id, "team_id": county.teams["a"].id, "package_codes": ["basic"]}).get_json()
+    assert client.post(f"/api/v1/contracts/{created['id']}/approve", headers=doctor,
+                       json={"start_date": "2026-03-02"}).status_code == 200
+    clock.freeze(clock.parse_moment("2026-09-01T09:00:00+08:00"))
+    visits = [(doctor, {"id": str(uuid.uuid4()), "disease": "hypertension", "visited_on": f"2026-0{month}-10",
+                        "method": "clinic", "sbp": 130, "dbp": 80}) for month in range(3, 9)]
+    visits += [(doctor, {"id": str(uuid.uuid4()), "disease": "hypertension", "visited_on": f"2026-0{month}-20",
+                         "method": "home", "sbp": 130, "dbp": 80}) for month in (3, 4)]
+    responses = race(f"{server}/api/v1/residents/{resident.id}/follow-ups", visits)
+    assert [r.status_code for r in responses] == [201] * 8, [r.text[:200] for r in responses]
+    assert counts_kept(created["id"]) == {"bp_follow_up": 8}

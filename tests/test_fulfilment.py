@@ -113,6 +113,53 @@ def test_acceptance_six_months_in_with_a_health_check_and_two_face_to_face_follo
     assert [s["item_code"] for s in record["services"]] == ["health_education", "health_check_65"]
 
 
+def test_the_counts_kept_on_the_items_and_the_contract_follow_every_write(app, client, world):
+    """The work list and the fulfilment views read what each item delivered and how far the
+    contract is behind as stored by the writes; each kind of write counts them again, and a day
+    not yet counted by the nightly job is counted from the items."""
+    from backend.contracts.models import Contract
+    from tests.factories import counts_kept
+
+    elder, doctor, contract_id = world["elder"], world["doctor"], world["contract"]["id"]
+    url = f"/api/v1/teams/{world['county'].teams['a'].id}/fulfilment?kind=behind"
+    # Approved today: nothing delivered, taken for today.
+    assert counts_kept(contract_id) == {"health_check_65": 0, "bp_follow_up": 0, "health_education": 0,
+                                        "tcm_guidance": 0}
+    assert db.session.get(Contract, contract_id).behind_on == clock.today()
+    assert visit(client, doctor, elder, "2026-03-02").status_code == 201
+    assert counts_kept(contract_id)["bp_follow_up"] == 1
+    at("2026-06-15T09:00:00+08:00")
+    assert visit(client, doctor, elder, "2026-06-15", method="phone").status_code == 201  # not face to face
+    assert visit(client, doctor, elder, "2026-03-02").status_code == 201  # the same day under another id
+    assert counts_kept(contract_id)["bp_follow_up"] == 1
+    assert deliver(client, doctor, elder, "health_education", "2026-06-15").status_code == 201
+    assert deliver(client, doctor, elder, "health_check_65", "2026-06-14").status_code == 201
+    assert counts_kept(contract_id) == {"health_check_65": 1, "bp_follow_up": 1, "health_education": 1,
+                                        "tcm_guidance": 0}
+    stored = db.session.get(Contract, contract_id)
+    assert (stored.behind_on, stored.behind_by) == (date(2026, 6, 15), 0)
+    # A refused write changes no count.
+    assert deliver(client, doctor, elder, "no_such_item", "2026-06-15").status_code == 422
+    assert counts_kept(contract_id)["health_education"] == 1
+
+    at("2026-09-01T10:00:00+08:00")  # 4 x 184 // 365 = 2 visits owed, 1 made: behind by 1
+    listed = client.get(url, headers=doctor).get_json()  # not counted for today yet: from the items
+    assert [(i["contract_id"], i["behind_by"]) for i in listed["items"]] == [(contract_id, 1)]
+    assert db.session.get(Contract, contract_id).behind_on == date(2026, 6, 15)
+    result = app.test_cli_runner().invoke(args=["run-job", "expire-contracts", "--now", "2026-09-01T00:10:00+08:00"])
+    assert result.exit_code == 0 and '"behind_counted": 1' in result.output, result.output
+    db.session.expire_all()
+    stored = db.session.get(Contract, contract_id)
+    assert (stored.behind_on, stored.behind_by) == (date(2026, 9, 1), 1)
+    assert client.get(url, headers=doctor).get_json() == listed
+    # The nightly job counts a day once.
+    again = app.test_cli_runner().invoke(args=["run-job", "expire-contracts", "--now", "2026-09-01T00:20:00+08:00"])
+    assert '"behind_counted": 0' in again.output, again.output
+    assert visit(client, doctor, elder, "2026-09-01", method="home").status_code == 201
+    assert counts_kept(contract_id)["bp_follow_up"] == 2
+    assert client.get(url, headers=doctor).get_json()["items"] == []
+
+
 def test_a_contract_is_complete_when_every_item_is_delivered(client, world):
     elder, doctor = world["elder"], world["doctor"]
     for day in ("2026-03-02", "2026-05-02", "2026-07-02", "2026-09-02"):
@@ -514,7 +561,7 @@ def test_the_county_rate_computed_in_the_database_agrees_with_each_contract_s_ow
     assert app.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
     today = clock.today()
     held = list(db.session.scalars(sa.select(Contract).where(contracted_on(today))))
-    statuses = [v["status"] for v in views_of(held, today).values()]
+    statuses = [v["status"] for v in views_of(held, today, live=True).values()]
     stats = client.get("/api/v1/stats/fulfilment", headers=login(client, "county-admin", "jiayi-demo-2025")).get_json()
     assert stats["contracted"] == len(held) > 1000
     assert (stats["on_track"], stats["complete"], stats["behind"]) == \
@@ -536,7 +583,7 @@ def _work_list_reference(team_id: str, kind: str, today: date, counted: set | No
                                           Contract.start_date <= today, Contract.end_date >= today)
     if kind == "ending":
         statement = statement.where(Contract.end_date <= today + timedelta(days=ENDING_DAYS))
-    views = views_of(list(db.session.scalars(statement)), today).values()
+    views = views_of(list(db.session.scalars(statement)), today, live=True).values()
     if counted is not None:  # the kinds of item that owed something by today and had deliveries counted
         counted.update(i["counted_from"] for v in views for i in v["items"] if i["owed_by_today"] and i["delivered"])
     if kind == "behind":
@@ -548,14 +595,49 @@ def _work_list_reference(team_id: str, kind: str, today: date, counted: set | No
     return [(v["contract_id"], v["behind_by"], v["remaining"]) for v in rows]
 
 
-def test_every_demo_team_s_work_list_paged_in_sql_equals_each_contract_s_own_fulfilment(app, client):
-    """On the demo county, every team's work list of both kinds, read page by page through the
-    API by the team's institution admin, against the per-contract computation in Python."""
+def _every_team_s_lists(client, kinds=("behind", "ending")):
+    """(team, kind, the headers of the team's institution admin) for every demo team."""
     import sqlalchemy as sa
 
     from backend.directory.models import Team
-    from backend.fulfilment.service import ENDING_DAYS
     from tests.factories import login
+
+    for team in db.session.scalars(sa.select(Team).order_by(Team.name)).all():
+        admin = db.session.scalar(sa.text(
+            "SELECT username FROM staff WHERE institution_id = :i AND username LIKE '%-admin'"),
+            {"i": team.institution_id})
+        headers = login(client, admin, "jiayi-demo-2025")
+        for kind in kinds:
+            yield team, kind, headers
+
+
+def _listed(client, headers, team_id: str, kind: str) -> list[tuple[str, int, int]]:
+    """The team's whole work list read page by page through the API, checking each page's total."""
+    got, page, total = [], 1, None
+    while True:
+        response = client.get(f"/api/v1/teams/{team_id}/fulfilment?kind={kind}&page={page}&page_size=40",
+                              headers=headers)
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert total in (None, body["total"])
+        total = body["total"]
+        got += [(i["contract_id"], i["behind_by"], i["remaining"]) for i in body["items"]]
+        if not body["items"]:
+            break
+        page += 1
+    assert total == len(got)
+    return got
+
+
+def test_every_demo_team_s_work_list_paged_in_sql_equals_each_contract_s_own_fulfilment(app, client):
+    """On the demo county, every team's work list of both kinds, read page by page through the
+    API by the team's institution admin, against the per-contract computation in Python (from
+    the deliveries themselves), with how far each contract is behind as the nightly job stored
+    it and as counted on a day it has not counted yet."""
+    import sqlalchemy as sa
+
+    from backend.contracts.models import Contract
+    from backend.fulfilment.service import ENDING_DAYS, views_of
 
     assert app.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
     # Every contract signed carries its most owed item, by which the list skips those owing nothing yet.
@@ -564,32 +646,29 @@ def test_every_demo_team_s_work_list_paged_in_sql_equals_each_contract_s_own_ful
         "WHERE i.contract_id = c.id)")) == 0
     assert db.session.scalar(sa.text("SELECT count(*) FROM contracts WHERE most_owed > 0")) > 100
     today = clock.today()
+    # What each item delivered and how far each contract is behind, as stored, equal the counts
+    # made from the deliveries themselves (the demo writes through the models).
+    held = list(db.session.scalars(sa.select(Contract).where(
+        Contract.status == "active", Contract.start_date <= today, Contract.end_date >= today)))
+    live = views_of(held, today, live=True)
+    assert {c.id: {i.code: i.delivered for i in c.items} for c in held} == \
+        {c.id: {i["code"]: i["delivered"] for i in live[c.id]["items"]} for c in held}
+    assert {c.id: (c.behind_on, c.behind_by) for c in held} == {c.id: (today, live[c.id]["behind_by"]) for c in held}
     seen = {"behind": 0, "ending": 0}
     counted: set[str] = set()
-    for team in db.session.scalars(sa.select(Team).order_by(Team.name)):
-        admin = db.session.scalar(sa.text(
-            "SELECT username FROM staff WHERE institution_id = :i AND username LIKE '%-admin'"),
-            {"i": team.institution_id})
-        headers = login(client, admin, "jiayi-demo-2025")
-        for kind in ("behind", "ending"):
-            expected = _work_list_reference(team.id, kind, today, counted)
-            got, page = [], 1
-            while True:
-                response = client.get(f"/api/v1/teams/{team.id}/fulfilment?kind={kind}&page={page}&page_size=40",
-                                      headers=headers)
-                assert response.status_code == 200, response.get_json()
-                body = response.get_json()
-                assert body["total"] == len(expected)
-                got += [(i["contract_id"], i["behind_by"], i["remaining"]) for i in body["items"]]
-                if not body["items"]:
-                    break
-                page += 1
-            assert got == expected, (team.name, kind)
-            seen[kind] += len(expected)
+    for team, kind, headers in _every_team_s_lists(client):
+        expected = _work_list_reference(team.id, kind, today, counted)
+        assert _listed(client, headers, team.id, kind) == expected, (team.name, kind)
+        seen[kind] += len(expected)
     # The demo data has residents behind and contracts ending within the window with items owed.
     assert seen["behind"] > 100 and seen["ending"] > 0, (seen, ENDING_DAYS)
     # Items of every kind owed something and had deliveries: each way of counting was compared.
     assert counted == {"follow_ups", "health_checks", "services"}, counted
+    # A day the nightly job has not counted yet: each contract is counted from its items.
+    db.session.execute(sa.update(Contract).values(behind_on=None, behind_by=None))
+    db.session.commit()
+    for team, kind, headers in _every_team_s_lists(client, kinds=("behind",)):
+        assert _listed(client, headers, team.id, kind) == _work_list_reference(team.id, kind, today), team.name
 
 
 def test_the_health_record_s_fulfilment_equals_the_contract_s_own_on_the_demo_county(app, client):

@@ -113,3 +113,24 @@ def test_tags_stored_before_their_history_start_on_the_civil_day_their_resident_
             'SELECT resident_id, "group", set_on, removed_on FROM resident_groups ORDER BY resident_id')).all()
     assert [tuple(p) for p in periods] == [("afternoon", "pregnant", "2026-03-01", None),
                                            ("evening", "pregnant", "2026-03-02", None)]
+
+
+def test_the_upgrade_s_count_of_what_each_item_delivered_equals_the_count_the_writes_keep(app):
+    """Migration 0022 counts what each item of the active contracts delivered in plain SQL (on
+    both databases); on the demo county, from nothing, it gives what the writes keep."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "m0022", Path(__file__).parent.parent / "migrations/versions/0022_contract_item_delivered.py")
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert app.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
+    kept = ("SELECT contract_id, code, delivered FROM contract_items WHERE contract_id IN "
+            "(SELECT id FROM contracts WHERE status = 'active') ORDER BY contract_id, code")
+    before = db.session.execute(sa.text(kept)).all()
+    assert sum(r.delivered for r in before) > 1000
+    db.session.execute(sa.text("UPDATE contract_items SET delivered = 0"))
+    db.session.execute(sa.text(migration.COUNT_DELIVERED))
+    assert db.session.execute(sa.text(kept)).all() == before
+    db.session.rollback()

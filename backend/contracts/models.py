@@ -23,7 +23,10 @@ class Contract(IdMixin, TimestampMixin, PricedMixin, db.Model):
                  sqlite_where=sa.text(f"{_LIVE} AND renewal_of IS NULL")),
         sa.Index("uq_contracts_live_renewal", "renewal_of", unique=True,
                  postgresql_where=sa.text(_LIVE), sqlite_where=sa.text(_LIVE)),
-        sa.Index("ix_contracts_team_status", "team_id", "status"),
+        # A team's contracts by status; its contracted residents (the team card's count) are
+        # counted from this index alone, in resident order.
+        sa.Index("ix_contracts_team_status", "team_id", "status", "resident_id",
+                 postgresql_include=["start_date", "end_date"]),
         # The residents a team holds live contracts with outside its villages, read from this
         # index alone as ranges of region codes (a status list ahead of the region would leave
         # the ranges to a filter over all the team's contracts).
@@ -52,6 +55,11 @@ class Contract(IdMixin, TimestampMixin, PricedMixin, db.Model):
     # a contract owes nothing yet until this times the days passed reaches the term's days, so
     # the team's work list leaves such contracts out without reading their items.
     most_owed: Mapped[int | None] = mapped_column()
+    # How far it was behind on ``behind_on`` (fulfilment.progress.count_behind): taken for the
+    # day by the nightly job and again by every write that changes what its items count, and
+    # read by the team's work list for that day.
+    behind_on: Mapped[date | None] = mapped_column(sa.Date)
+    behind_by: Mapped[int | None] = mapped_column()
 
     packages: Mapped[list[ContractPackage]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="ContractPackage.package_code"
@@ -87,7 +95,7 @@ class ContractItem(db.Model):
     # What a team's work list reads of each contract's items, from the index alone: with it the
     # planner probes ten thousand contracts' items one by one instead of hashing the whole table.
     __table_args__ = (sa.Index("ix_contract_items_owed", "contract_id",
-                               postgresql_include=["code", "owed", "follow_up_disease", "health_check"]),)
+                               postgresql_include=["owed", "delivered"]),)
 
     contract_id: Mapped[str] = mapped_column(sa.ForeignKey("contracts.id"), primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
@@ -97,3 +105,7 @@ class ContractItem(db.Model):
     follow_up_disease: Mapped[str | None] = mapped_column(sa.String(16))
     # Set for the annual health check item: health-check records count toward it.
     health_check: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # What was delivered of it in the term so far, for an active contract: counted again in the
+    # same transaction as every write that can change it (fulfilment.progress.count_delivered),
+    # so that the team's work list reads it instead of every resident's deliveries.
+    delivered: Mapped[int] = mapped_column(default=0, server_default="0")

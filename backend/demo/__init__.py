@@ -22,6 +22,7 @@ from backend.demo.fulfilment import load_fulfilment, load_unreached_reminders
 from backend.demo.populations import load_populations
 from backend.demo.residents import load_residents
 from backend.extensions import db
+from backend.fulfilment import progress
 
 DEMO_PASSWORD = "jiayi-demo-2025"
 
@@ -42,6 +43,8 @@ def load_demo(seed: int) -> dict:
     load_unreached_reminders(random.Random(f"reminders-{seed}"), today)
     load_populations(today)
     db.session.commit()
+    # How far each contract is behind today, as the nightly job leaves it (the work lists read it).
+    progress.count_behind_for(today)
     _refresh_planner_statistics()
     return {"staff": staff, "wechat": wechat}
 

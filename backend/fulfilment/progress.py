@@ -2,20 +2,30 @@
 item with what it owes, what it owed by a day and what was delivered, counted exactly as
 fulfilment.service counts them (recorded services, face-to-face visit days of the item's
 disease, health-check days for the health-check item). The statistics group these rows by
-region and team; the team's work list groups them by contract and pages them in SQL, so a
-team of ten thousand contracts is never loaded into Python whole."""
+region and team.
+
+What each item of an active contract delivered is also kept on the item, and how far the
+contract is behind on the contract for a day: every write that can change them counts them
+again in its own transaction (``_count_after_writes``), and the nightly job takes the new day's
+``behind_by``. The team's work list reads those and pages in SQL, so a team of ten thousand
+contracts is one range of its contracts, never loaded into Python whole."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.contracts.models import Contract, ContractItem
 from backend.exams.models import HealthCheck
 from backend.extensions import db, on_postgresql
 from backend.followups.models import FollowUp
 from backend.fulfilment import rules
 from backend.fulfilment.models import ServiceDelivery
+
+CHUNK = 5_000  # residents per statement, well under the database drivers' bind-parameter limits
 
 
 def days_from(start, end):
@@ -51,10 +61,10 @@ def _services_counted(resident_id, start, day: date) -> list:
             ServiceDelivery.delivered_on <= day]
 
 
-def _owed_by(held):
-    """What an item of a contract in ``held`` owed by the day its ``passed`` was counted to."""
-    passed = sa.case((held.c.passed > held.c.term, held.c.term), else_=held.c.passed)
-    return ContractItem.owed * passed // held.c.term
+def _owed_by(passed, term):
+    """What an item owed by the day its contract's ``passed`` (days of the term passed, that day
+    counted) was counted to, of a term of ``term`` days."""
+    return ContractItem.owed * sa.case((passed > term, term), else_=passed) // term
 
 
 def item_rows(held, day: date, *columns) -> sa.Select:
@@ -87,7 +97,7 @@ def item_rows(held, day: date, *columns) -> sa.Select:
                         else_=sa.func.coalesce(services.c.n, 0))
     return (
         sa.select(held.c.id.label("contract_id"), *columns, ContractItem.code, ContractItem.name, ContractItem.owed,
-                  _owed_by(held).label("owed_by"), delivered.label("delivered"))
+                  _owed_by(held.c.passed, held.c.term).label("owed_by"), delivered.label("delivered"))
         .join(ContractItem, ContractItem.contract_id == held.c.id)
         .outerjoin(services, sa.and_(services.c.contract_id == held.c.id, services.c.code == ContractItem.code))
         .outerjoin(visits, sa.and_(visits.c.contract_id == held.c.id,
@@ -96,38 +106,119 @@ def item_rows(held, day: date, *columns) -> sa.Select:
     )
 
 
-def lag_rows(held, day: date) -> sa.Select:
-    """One row per item of every contract in ``held`` (as for ``item_rows``) that owed something
-    by ``day``: the contract id, its end date and how far the item is behind (owed by ``day``
-    less delivered; negative when ahead). What was delivered is looked up for those items
-    alone, each through its own index (the resident's visits of the item's disease, health
-    checks or services of the item's code): a team's work list asks this of ten thousand
-    contracts, most of whose items owe nothing yet or need a single probe."""
+def _delivered_in_term() -> sa.Case:
+    """What was delivered of a contract item (``ContractItem`` beside its ``Contract``) within the
+    contract's term, as ``item_rows`` counts it; through each item's own index (the resident's
+    visits of the item's disease, health checks, or services of the item's code)."""
+    start, end = Contract.start_date, Contract.end_date
     visits = sa.select(sa.func.count(sa.distinct(FollowUp.visited_on))).where(
-        *_visits_counted(held.c.resident_id, held.c.start_date, day),
+        *_visits_counted(Contract.resident_id, start, end),
         FollowUp.disease == ContractItem.follow_up_disease).scalar_subquery()
     checks = sa.select(sa.func.count(sa.distinct(HealthCheck.checked_on))).where(
-        *_checks_counted(held.c.resident_id, held.c.start_date, day)).scalar_subquery()
+        *_checks_counted(Contract.resident_id, start, end)).scalar_subquery()
     services = sa.select(sa.func.count()).select_from(ServiceDelivery).where(
-        *_services_counted(held.c.resident_id, held.c.start_date, day),
+        *_services_counted(Contract.resident_id, start, end),
         ServiceDelivery.item_code == ContractItem.code).scalar_subquery()
-    delivered = sa.case((ContractItem.follow_up_disease.is_not(None), visits),
-                        (ContractItem.health_check.is_(True), checks), else_=services)
-    owed_by = _owed_by(held)
-    return (
-        sa.select(held.c.id.label("contract_id"), held.c.end_date, (owed_by - delivered).label("lag"))
-        .join(ContractItem, ContractItem.contract_id == held.c.id)
-        .where(owed_by > 0)
+    return sa.case((ContractItem.follow_up_disease.is_not(None), visits),
+                   (ContractItem.health_check.is_(True), checks), else_=services)
+
+
+def count_delivered(resident_ids: Iterable[str] | None = None) -> sa.Update:
+    """Count again what was delivered of each item of the active contracts of ``resident_ids``
+    (of every resident when None) and store it on the item (``ContractItem.delivered``). Nothing
+    is recorded ahead of today, so for a contract in force it is what was delivered up to today."""
+    statement = (
+        sa.update(ContractItem).values(delivered=_delivered_in_term())
+        .where(ContractItem.contract_id == Contract.id, Contract.status == "active",
+               Contract.start_date.is_not(None))
     )
+    if resident_ids is not None:
+        statement = statement.where(Contract.resident_id.in_(sorted(resident_ids)))
+    return statement
 
 
-def delivered_by_item(contract_id: str, day: date) -> dict[str, int]:
-    """What was delivered of each item of a contract in force on ``day``, from its start up to
-    ``day``."""
-    held = sa.select(Contract.id, Contract.resident_id, Contract.start_date, *term_columns(day)) \
-        .where(Contract.id == contract_id).cte("held")
-    rows = item_rows(held, day).subquery()
-    return dict(db.session.execute(sa.select(rows.c.code, rows.c.delivered)).tuples().all())
+DELIVERIES = (FollowUp, HealthCheck, ServiceDelivery)
+# A contract whose status, term or items change is counted again (its items are set after
+# signing by owe_items, which the demo calls on contracts already stored).
+_CONTRACT_COUNTED_BY = ("status", "start_date", "end_date", "items")
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _count_after_writes(session: Session, _context) -> None:
+    """Every flush that records a delivery, or makes a contract active, moves its term or sets
+    its items, counts the deliveries of its resident's active contracts again, in the same
+    transaction: the stored counts cannot miss a write made through the models (the API, the
+    imports, the demo)."""
+    resident_ids = {o.resident_id for o in session.new if isinstance(o, DELIVERIES)
+                    or isinstance(o, Contract) and o.status == "active"}
+    resident_ids |= {o.resident_id for o in session.dirty if isinstance(o, Contract)
+                     and o.status == "active" and _counted_by_changed(o)}
+    if not resident_ids:
+        return
+    connection, today = session.connection(), clock.today()
+    ids = sorted(resident_ids)
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i:i + CHUNK]
+        # The residents' contracts are locked first, in a statement of its own: a write of the
+        # same resident at the same moment waits here until this one commits, and then counts
+        # with what this one wrote (an UPDATE that waited instead would count with what it saw
+        # before the wait, and lose this write's visit). SQLite writes one at a time anyway.
+        connection.execute(sa.select(Contract.id).where(Contract.resident_id.in_(chunk))
+                           .order_by(Contract.id).with_for_update())
+        connection.execute(count_delivered(chunk))
+        connection.execute(count_behind(today, chunk))
+    session.info["delivered_counted"] = True
+
+
+def _counted_by_changed(contract: Contract) -> bool:
+    attributes = sa.inspect(contract).attrs
+    return any(attributes[name].history.has_changes() for name in _CONTRACT_COUNTED_BY)
+
+
+@sa.event.listens_for(Session, "after_flush_postexec")
+def _forget_counts_read(session: Session, _context) -> None:
+    """Items and contracts already loaded read their counts again from the database."""
+    if session.info.pop("delivered_counted", False):
+        for loaded in list(session.identity_map.values()):
+            if isinstance(loaded, ContractItem):
+                session.expire(loaded, ["delivered"])
+            elif isinstance(loaded, Contract):
+                session.expire(loaded, ["behind_by", "behind_on"])
+
+
+def behind_by_on(day: date) -> sa.ScalarSelect:
+    """How far a contract (``Contract``, in force on ``day``) is behind on ``day``: what its items
+    owed by then less what was delivered, as stored on them, summed over the items behind."""
+    passed, term = (column.element for column in term_columns(day))
+    lag = _owed_by(passed, term) - ContractItem.delivered
+    return sa.select(sa.func.coalesce(sa.func.sum(sa.case((lag > 0, lag), else_=0)), 0)) \
+        .where(ContractItem.contract_id == Contract.id).scalar_subquery()
+
+
+def count_behind(day: date, resident_ids: Iterable[str] | None = None) -> sa.Update:
+    """Store how far each active contract in force on ``day`` (of ``resident_ids``, or of every
+    resident) is behind on ``day`` (``Contract.behind_by``, ``behind_on``): done for the day by
+    the nightly job and again by each write that changes a contract's counts, so that the team's
+    work list reads it from the contract row."""
+    # Not a change of the contract: its updated_at (by which the phones sync it) stays.
+    statement = sa.update(Contract).values(behind_by=behind_by_on(day), behind_on=day,
+                                           updated_at=Contract.updated_at).where(
+        Contract.status == "active", Contract.start_date <= day, Contract.end_date >= day)
+    if resident_ids is not None:
+        statement = statement.where(Contract.resident_id.in_(sorted(resident_ids)))
+    return statement
+
+
+def count_behind_for(day: date) -> int:
+    """The nightly part: how far each active contract in force on ``day`` is behind, for those
+    not yet counted for ``day``; team by team, each in a transaction of its own (a county's
+    largest team takes about a second), so no contract stays locked long. Returns how many."""
+    counted = 0
+    for team_id in db.session.scalars(sa.select(Contract.team_id).where(Contract.status == "active").distinct()):
+        counted += db.session.execute(count_behind(day).where(
+            Contract.team_id == team_id, sa.or_(Contract.behind_on.is_(None), Contract.behind_on != day))).rowcount
+        db.session.commit()
+    return counted
 
 
 def work_list_page(team_id: str, kind: str, today: date, ending_by: date, page: int,
@@ -145,28 +236,23 @@ def work_list_page(team_id: str, kind: str, today: date, ending_by: date, page: 
         # today or later, so the days passed are at most the term's).
         passed, term = (column.element for column in term_columns(today))
         where.append(sa.or_(Contract.most_owed.is_(None), Contract.most_owed * passed >= term))
-    held = sa.select(Contract.id, Contract.resident_id, Contract.start_date, Contract.end_date,
-                     *term_columns(today)).where(*where).cte("held")
     if kind == "behind":
-        # Only the items that owed something by today can be behind. OFFSET 0 keeps the rows a
-        # subquery of their own, so that each item's lookups run once, not once per use of its lag.
-        rows = lag_rows(held, today).offset(0).subquery()
-        lag = rows.c.lag
-        per_contract = (
-            sa.select(rows.c.contract_id, sa.func.max(rows.c.end_date).label("end_date"),
-                      sa.func.sum(sa.case((lag > 0, lag), else_=0)).label("behind_by"))
-            .group_by(rows.c.contract_id)
-            .subquery()
-        )
+        # As stored for today (by the nightly job, or by the writes since), else counted now.
+        behind_by = sa.case((Contract.behind_on == today, Contract.behind_by), else_=behind_by_on(today))
+        # OFFSET 0 keeps the rows a subquery of their own: a contract counted now is counted once,
+        # not once for the filter and again for the order.
+        per_contract = sa.select(Contract.id.label("contract_id"), Contract.end_date,
+                                 behind_by.label("behind_by")).where(*where).offset(0).subquery()
         chosen = per_contract.c.behind_by > 0
         order = (per_contract.c.behind_by.desc(), per_contract.c.end_date, per_contract.c.contract_id)
     else:
-        rows = item_rows(held, today, held.c.end_date).subquery()
-        short = rows.c.owed - rows.c.delivered
+        held = sa.select(Contract.id, Contract.end_date).where(*where).subquery()
+        short = ContractItem.owed - ContractItem.delivered
         per_contract = (
-            sa.select(rows.c.contract_id, sa.func.max(rows.c.end_date).label("end_date"),
+            sa.select(held.c.id.label("contract_id"), sa.func.max(held.c.end_date).label("end_date"),
                       sa.func.sum(sa.case((short > 0, short), else_=0)).label("remaining"))
-            .group_by(rows.c.contract_id)
+            .join(ContractItem, ContractItem.contract_id == held.c.id)
+            .group_by(held.c.id)
             .subquery()
         )
         chosen = per_contract.c.remaining > 0

@@ -40,24 +40,22 @@ def _term_end(contract: Contract) -> date:
     return contract.end_date
 
 
-CHUNK = 5_000  # residents per query, well under the database drivers' bind-parameter limits
-
-
 def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
     """For each contract, its items' deliveries within the term up to ``on``: recorded services,
     face-to-face follow-ups for the follow-up items (one per visit day: a visit entered twice
     under two ids still counts once), and health checks for the health-check item (one per
     check day, likewise)."""
+    counts: dict[str, Counter] = {}
     started = [c for c in contracts if c.start_date is not None]
     if not started:
-        return {}
+        return counts
     resident_ids = sorted({c.resident_id for c in started})
     since = min(c.start_date for c in started)
     deliveries: dict[str, list[tuple[str, date]]] = {}
     visits: dict[str, set[tuple[str, date]]] = {}
     checks: dict[str, set[date]] = {}
-    for i in range(0, len(resident_ids), CHUNK):
-        chunk = resident_ids[i:i + CHUNK]
+    for i in range(0, len(resident_ids), progress.CHUNK):
+        chunk = resident_ids[i:i + progress.CHUNK]
         for resident_id, code, day in db.session.execute(
             sa.select(ServiceDelivery.resident_id, ServiceDelivery.item_code, ServiceDelivery.delivered_on)
             .where(ServiceDelivery.resident_id.in_(chunk), ServiceDelivery.delivered_on.between(since, on))
@@ -74,7 +72,6 @@ def delivered_counts(contracts: list[Contract], on: date) -> dict[str, Counter]:
             .where(HealthCheck.resident_id.in_(chunk), HealthCheck.checked_on.between(since, on))
         ):
             checks.setdefault(resident_id, set()).add(day)
-    counts: dict[str, Counter] = {}
     for contract in started:
         start, end = contract.start_date, _term_end(contract)
         by_disease = {i.follow_up_disease: i.code for i in contract.items if i.follow_up_disease}
@@ -116,8 +113,20 @@ def fulfilment_view(contract: Contract, delivered: Counter, on: date) -> dict:
     }
 
 
-def views_of(contracts: list[Contract], on: date) -> dict[str, dict]:
-    counts = delivered_counts(contracts, on)
+def stored_counts(contract: Contract, on: date) -> Counter | None:
+    """What was delivered of a contract's items as stored on them, when that is what
+    ``delivered_counts`` would count: an active contract, on today (nothing is recorded ahead of
+    today, and every write that can change the counts counts them again: fulfilment.progress)."""
+    if contract.status == "active" and contract.start_date is not None and on >= clock.today():
+        return Counter({i.code: i.delivered for i in contract.items})
+    return None
+
+
+def views_of(contracts: list[Contract], on: date, live: bool = False) -> dict[str, dict]:
+    """Each started contract's fulfilment on ``on``: from the counts stored on its items where
+    they hold (``stored_counts``), else, or with ``live``, counted from the deliveries."""
+    counts = {} if live else {c.id: n for c in contracts if (n := stored_counts(c, on)) is not None}
+    counts.update(delivered_counts([c for c in contracts if c.id not in counts], on))
     return {c.id: fulfilment_view(c, counts.get(c.id, Counter()), on) for c in contracts if c.start_date}
 
 
@@ -137,8 +146,7 @@ def fulfilment_on(contract: Contract | None, today: date) -> dict | None:
     contracts.service.current_contract) if it is in force today."""
     if contract is None or contract.start_date is None or contract.start_date > today:
         return None
-    # In force today, so its deliveries count from its start up to today: one grouped statement.
-    return fulfilment_view(contract, Counter(progress.delivered_by_item(contract.id, today)), today)
+    return views_of([contract], today)[contract.id]
 
 
 def still_owed(resident_ids: set[str], today: date) -> dict[str, dict]:
