@@ -158,16 +158,51 @@ def _count_after_writes(session: Session, _context) -> None:
     connection, today = session.connection(), clock.today()
     ids = sorted(resident_ids)
     for i in range(0, len(ids), CHUNK):
-        chunk = ids[i:i + CHUNK]
-        # The residents' contracts are locked first, in a statement of its own: a write of the
-        # same resident at the same moment waits here until this one commits, and then counts
-        # with what this one wrote (an UPDATE that waited instead would count with what it saw
-        # before the wait, and lose this write's visit). SQLite writes one at a time anyway.
-        connection.execute(sa.select(Contract.id).where(Contract.resident_id.in_(chunk))
-                           .order_by(Contract.id).with_for_update())
-        connection.execute(count_delivered(chunk))
-        connection.execute(count_behind(today, chunk))
-    session.info["delivered_counted"] = True
+        if _count_again(connection, ids[i:i + CHUNK], today):
+            session.info["delivered_counted"] = True
+
+
+COUNTING_LOCK = 0x4A49_4445  # "JIDE": the advisory locks (one per resident) of the counts kept
+_LOCK_RESIDENTS = sa.text("SELECT count(pg_advisory_xact_lock(:key, hashtext(id))) "
+                          "FROM (SELECT unnest(CAST(:ids AS text[])) AS id ORDER BY 1) AS residents")
+_ITEMS = ContractItem.__table__
+_CONTRACTS = Contract.__table__
+_SET_DELIVERED = sa.update(_ITEMS).where(_ITEMS.c.contract_id == sa.bindparam("c"), _ITEMS.c.code == sa.bindparam("k")) \
+    .values(delivered=sa.bindparam("n"))
+# Not a change of the contract: its updated_at (by which the phones sync it) stays.
+_SET_BEHIND = sa.update(_CONTRACTS).where(_CONTRACTS.c.id == sa.bindparam("c")) \
+    .values(behind_by=sa.bindparam("b"), behind_on=sa.bindparam("on"), updated_at=_CONTRACTS.c.updated_at)
+
+
+def _count_again(connection: sa.Connection, resident_ids: list[str], today: date) -> bool:
+    """Count what the active contracts of ``resident_ids`` delivered, and how far each in force
+    today is behind; write the items and contracts whose figures changed. True if any did."""
+    # Each resident is locked first, in a statement of its own: a write of the same resident at
+    # the same moment waits here until this one commits, and then counts with what this one
+    # wrote (a statement that waited for a row lock instead would count with what it saw before
+    # the wait, and lose this write's visit). An advisory lock for the transaction: no row is
+    # written for it. SQLite writes one at a time anyway.
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_RESIDENTS, {"key": COUNTING_LOCK, "ids": resident_ids})
+    rows = connection.execute(
+        sa.select(Contract.id, Contract.start_date, Contract.end_date, Contract.behind_on, Contract.behind_by,
+                  ContractItem.code, ContractItem.owed, ContractItem.delivered,
+                  _delivered_in_term().label("counted"))
+        .join(ContractItem, ContractItem.contract_id == Contract.id)
+        .where(Contract.resident_id.in_(resident_ids), Contract.status == "active",
+               Contract.start_date.is_not(None))).all()
+    items = [{"c": r.id, "k": r.code, "n": r.counted} for r in rows if r.delivered != r.counted]
+    if items:
+        connection.execute(_SET_DELIVERED, items)
+    behind: dict[str, int] = {}
+    for r in rows:
+        if r.start_date <= today <= r.end_date:
+            state = rules.item_state(r.code, "", r.owed, r.counted, r.start_date, r.end_date, today)
+            behind[r.id] = behind.get(r.id, 0) + state.behind_by
+    stale = {r.id for r in rows if r.id in behind and (r.behind_on, r.behind_by) != (today, behind[r.id])}
+    if stale:
+        connection.execute(_SET_BEHIND, [{"c": c, "b": behind[c], "on": today} for c in sorted(stale)])
+    return bool(items or stale)
 
 
 def _counted_by_changed(contract: Contract) -> bool:
