@@ -208,7 +208,7 @@ def counting_sql(url: str) -> list[str]:
     with _app(url).app_context():
         dialect = db.engine.dialect
         statements = [str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-                      for s in (count_delivered(), count_behind(clock.today()))]
+                      for s in (count_delivered(clock.today()), count_behind(clock.today()))]
         dispose_engines()
     return statements
 

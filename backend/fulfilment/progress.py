@@ -11,7 +11,6 @@ again in its own transaction (``_count_after_writes``), and the nightly job take
 contracts is one range of its contracts, never loaded into Python whole."""
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
@@ -67,11 +66,12 @@ def _owed_by(passed, term):
     return ContractItem.owed * sa.case((passed > term, term), else_=passed) // term
 
 
-def item_rows(held, day: date, *columns) -> sa.Select:
+def item_rows(held, day, *columns) -> sa.Select:
     """One row per item of every contract in ``held`` (a CTE of contracts in force on ``day``
     with columns id, resident_id, start_date and ``term_columns``): the contract id, the given
     ``columns`` of ``held``, the item's code, name and owed count, what it owed by ``day`` and
-    what was delivered from the contract's start up to ``day``."""
+    what was delivered from the contract's start up to ``day`` (a date, or a column of ``held``
+    such as its end)."""
     services = (
         sa.select(held.c.id.label("contract_id"), ServiceDelivery.item_code.label("code"),
                   sa.func.count().label("n"))
@@ -123,18 +123,16 @@ def _delivered_in_term() -> sa.Case:
                    (ContractItem.health_check.is_(True), checks), else_=services)
 
 
-def count_delivered(resident_ids: Iterable[str] | None = None) -> sa.Update:
-    """Count again what was delivered of each item of the active contracts of ``resident_ids``
-    (of every resident when None) and store it on the item (``ContractItem.delivered``). Nothing
-    is recorded ahead of today, so for a contract in force it is what was delivered up to today."""
-    statement = (
-        sa.update(ContractItem).values(delivered=_delivered_in_term())
-        .where(ContractItem.contract_id == Contract.id, Contract.status == "active",
-               Contract.start_date.is_not(None))
-    )
-    if resident_ids is not None:
-        statement = statement.where(Contract.resident_id.in_(sorted(resident_ids)))
-    return statement
+def count_delivered(day: date) -> sa.Update:
+    """Count what was delivered of every item of the active contracts within their terms, in one
+    grouped statement (``item_rows``, counted up to each contract's end), and store it where it
+    differs: for a bulk load (bench/generate). A write counts its own residents' (``_count_again``)."""
+    held = sa.select(Contract.id, Contract.resident_id, Contract.start_date, Contract.end_date,
+                     *term_columns(day)).where(Contract.status == "active", Contract.start_date.is_not(None)).cte("held")
+    rows = item_rows(held, held.c.end_date).subquery()
+    return sa.update(ContractItem).values(delivered=rows.c.delivered).where(
+        ContractItem.contract_id == rows.c.contract_id, ContractItem.code == rows.c.code,
+        ContractItem.delivered != rows.c.delivered)
 
 
 DELIVERIES = (FollowUp, HealthCheck, ServiceDelivery)
@@ -230,18 +228,15 @@ def behind_by_on(day: date) -> sa.ScalarSelect:
         .where(ContractItem.contract_id == Contract.id).scalar_subquery()
 
 
-def count_behind(day: date, resident_ids: Iterable[str] | None = None) -> sa.Update:
-    """Store how far each active contract in force on ``day`` (of ``resident_ids``, or of every
-    resident) is behind on ``day`` (``Contract.behind_by``, ``behind_on``): done for the day by
-    the nightly job and again by each write that changes a contract's counts, so that the team's
-    work list reads it from the contract row."""
+def count_behind(day: date) -> sa.Update:
+    """Store how far each active contract in force on ``day`` is behind on ``day``
+    (``Contract.behind_by``, ``behind_on``), from what its items keep: the nightly job's count
+    for the day (a write takes its own contracts' figure by the same rules, ``_count_again``),
+    so that the team's work list reads it from the contract row."""
     # Not a change of the contract: its updated_at (by which the phones sync it) stays.
-    statement = sa.update(Contract).values(behind_by=behind_by_on(day), behind_on=day,
-                                           updated_at=Contract.updated_at).where(
+    return sa.update(Contract).values(behind_by=behind_by_on(day), behind_on=day,
+                                      updated_at=Contract.updated_at).where(
         Contract.status == "active", Contract.start_date <= day, Contract.end_date >= day)
-    if resident_ids is not None:
-        statement = statement.where(Contract.resident_id.in_(sorted(resident_ids)))
-    return statement
 
 
 def count_behind_for(day: date) -> int:
