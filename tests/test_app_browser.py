@@ -168,7 +168,8 @@ def test_a_day_worked_offline_reaches_the_server_once_and_a_refusal_is_corrected
     url, recorder = server
     headers = login(client, "t03-v1", PASSWORD)
     due = due_items(client, headers)
-    hypertensive = next(i for i in due if i["disease"] == "hypertension")
+    # A resident with a phone on record, so that the card shows it masked (some have none).
+    hypertensive = next(i for i in due if i["disease"] == "hypertension" and i["resident"]["phone"])
     diabetic = next(i for i in due if i["disease"] == "diabetes" and i["resident"]["id"] != hypertensive["resident"]["id"])
     called = next(i for i in due if i["resident"]["id"] not in (hypertensive["resident"]["id"], diabetic["resident"]["id"]))
     ht_id, dm_id, call_id = (i["resident"]["id"] for i in (hypertensive, diabetic, called))
