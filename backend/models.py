@@ -15,4 +15,3 @@ from backend.exams.models import HealthCheck  # noqa: F401
 from backend.sync.models import ResidentMove  # noqa: F401
 from backend.imports.models import ImportRejection, ImportRun  # noqa: F401
 from backend.stats.models import StatCell, StatSnapshot  # noqa: F401
-import backend.fulfilment.progress  # noqa: F401,E402  (the contract items' delivered counts follow every write)

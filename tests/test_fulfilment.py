@@ -160,6 +160,33 @@ def test_the_counts_kept_on_the_items_and_the_contract_follow_every_write(app, c
     assert client.get(url, headers=doctor).get_json()["items"] == []
 
 
+def test_a_session_that_loaded_the_contract_reads_the_counts_its_own_write_changed(world):
+    """A write in a session that already holds the contract and its items: after the flush they
+    read the new counts (the count is written in SQL, past the loaded objects); a loaded
+    contract the write did not change keeps what it holds."""
+    from sqlalchemy import inspect
+
+    from backend.contracts.models import Contract
+    from backend.fulfilment.models import ServiceDelivery
+
+    elder, contract_id = world["elder"], world["contract"]["id"]
+    db.session.expire_all()
+    contract = db.session.get(Contract, contract_id)
+    items = {i.code: i for i in contract.items}
+    assert items["health_education"].delivered == 0
+    assert (contract.behind_on, contract.behind_by) == (date(2026, 3, 2), 0)
+    at("2026-09-01T10:00:00+08:00")  # behind by then: the visits and the check owed by September
+    db.session.add(ServiceDelivery(id=str(uuid.uuid4()), resident_id=elder.id, item_code="health_education",
+                                   delivered_on=date(2026, 9, 1), method="group",
+                                   recorded_by_id=world["county"].staff["doctor_a"].id, body_hash="x"))
+    db.session.flush()
+    assert "delivered" in inspect(items["health_education"]).expired_attributes
+    assert "delivered" not in inspect(items["bp_follow_up"]).expired_attributes  # unchanged: kept
+    assert items["health_education"].delivered == 1
+    assert contract.behind_on == date(2026, 9, 1) and contract.behind_by > 0
+    db.session.rollback()
+
+
 def test_a_contract_is_complete_when_every_item_is_delivered(client, world):
     elder, doctor = world["elder"], world["doctor"]
     for day in ("2026-03-02", "2026-05-02", "2026-07-02", "2026-09-02"):

@@ -15,6 +15,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from backend import clock
 from backend.contracts.models import Contract, ContractItem
@@ -141,7 +142,6 @@ DELIVERIES = (FollowUp, HealthCheck, ServiceDelivery)
 _CONTRACT_COUNTED_BY = ("status", "start_date", "end_date", "items")
 
 
-@sa.event.listens_for(Session, "after_flush")
 def _count_after_writes(session: Session, _context) -> None:
     """Every flush that records a delivery, or makes a contract active, moves its term or sets
     its items, counts the deliveries of its resident's active contracts again, in the same
@@ -155,9 +155,11 @@ def _count_after_writes(session: Session, _context) -> None:
         return
     connection, today = session.connection(), clock.today()
     ids = sorted(resident_ids)
+    changed = session.info.setdefault("counts_changed", ([], set()))
     for i in range(0, len(ids), CHUNK):
-        if _count_again(connection, ids[i:i + CHUNK], today):
-            session.info["delivered_counted"] = True
+        items, contracts = _count_again(connection, ids[i:i + CHUNK], today)
+        changed[0].extend(items)
+        changed[1].update(contracts)
 
 
 COUNTING_LOCK = 0x4A49_4445  # "JIDE": the advisory locks (one per resident) of the counts kept
@@ -172,9 +174,10 @@ _SET_BEHIND = sa.update(_CONTRACTS).where(_CONTRACTS.c.id == sa.bindparam("c")) 
     .values(behind_by=sa.bindparam("b"), behind_on=sa.bindparam("on"), updated_at=_CONTRACTS.c.updated_at)
 
 
-def _count_again(connection: sa.Connection, resident_ids: list[str], today: date) -> bool:
+def _count_again(connection: sa.Connection, resident_ids: list[str], today: date) -> tuple[list, set]:
     """Count what the active contracts of ``resident_ids`` delivered, and how far each in force
-    today is behind; write the items and contracts whose figures changed. True if any did."""
+    today is behind; write the items and contracts whose figures changed. Returns the changed
+    items' keys (contract id, code) and the contracts whose ``behind_by`` changed."""
     # Each resident is locked first, in a statement of its own: a write of the same resident at
     # the same moment waits here until this one commits, and then counts with what this one
     # wrote (a statement that waited for a row lock instead would count with what it saw before
@@ -200,7 +203,7 @@ def _count_again(connection: sa.Connection, resident_ids: list[str], today: date
     stale = {r.id for r in rows if r.id in behind and (r.behind_on, r.behind_by) != (today, behind[r.id])}
     if stale:
         connection.execute(_SET_BEHIND, [{"c": c, "b": behind[c], "on": today} for c in sorted(stale)])
-    return bool(items or stale)
+    return [(i["c"], i["k"]) for i in items], stale
 
 
 def _counted_by_changed(contract: Contract) -> bool:
@@ -208,15 +211,25 @@ def _counted_by_changed(contract: Contract) -> bool:
     return any(attributes[name].history.has_changes() for name in _CONTRACT_COUNTED_BY)
 
 
-@sa.event.listens_for(Session, "after_flush_postexec")
 def _forget_counts_read(session: Session, _context) -> None:
-    """Items and contracts already loaded read their counts again from the database."""
-    if session.info.pop("delivered_counted", False):
-        for loaded in list(session.identity_map.values()):
-            if isinstance(loaded, ContractItem):
-                session.expire(loaded, ["delivered"])
-            elif isinstance(loaded, Contract):
-                session.expire(loaded, ["behind_by", "behind_on"])
+    """Items and contracts this session already loaded whose counts a flush changed read them
+    again from the database."""
+    items, contracts = session.info.pop("counts_changed", ((), ()))
+    for keys, model, names in ((items, ContractItem, ["delivered"]),
+                               (((c,) for c in contracts), Contract, ["behind_by", "behind_on"])):
+        for key in keys:
+            loaded = session.identity_map.get(identity_key(model, key))
+            if loaded is not None:
+                session.expire(loaded, names)
+
+
+def keep_counts() -> None:
+    """Have every session keep the counts: after each flush that can change them, and the
+    loaded objects' stale figures forgotten after it (once, however many apps are made)."""
+    for name, listener in (("after_flush", _count_after_writes),
+                           ("after_flush_postexec", _forget_counts_read)):
+        if not sa.event.contains(Session, name, listener):
+            sa.event.listen(Session, name, listener)
 
 
 def behind_by_on(day: date) -> sa.ScalarSelect:
@@ -244,7 +257,8 @@ def count_behind_for(day: date) -> int:
     not yet counted for ``day``; team by team, each in a transaction of its own (a county's
     largest team takes about a second), so no contract stays locked long. Returns how many."""
     counted = 0
-    for team_id in db.session.scalars(sa.select(Contract.team_id).where(Contract.status == "active").distinct()):
+    teams = db.session.scalars(sa.select(Contract.team_id).where(Contract.status == "active").distinct()).all()
+    for team_id in teams:
         counted += db.session.execute(count_behind(day).where(
             Contract.team_id == team_id, sa.or_(Contract.behind_on.is_(None), Contract.behind_on != day))).rowcount
         db.session.commit()
