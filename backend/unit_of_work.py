@@ -17,12 +17,7 @@ def unit_of_work(on_integrity_error: DomainError | None = None, *, keep_loaded: 
     was just written, without reading it back)."""
     try:
         yield db.session
-        session = db.session()  # the request's Session behind the scoped proxy
-        session.expire_on_commit = not keep_loaded
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = True
+        commit(keep_loaded=keep_loaded)
     except IntegrityError:
         db.session.rollback()
         if on_integrity_error is not None:
@@ -31,3 +26,14 @@ def unit_of_work(on_integrity_error: DomainError | None = None, *, keep_loaded: 
     except BaseException:
         db.session.rollback()
         raise
+
+
+def commit(*, keep_loaded: bool = False) -> None:
+    """Commit the request's session; with ``keep_loaded`` what it loaded stays loaded (else the
+    commit expires it, and the next read of an attribute reads the row again)."""
+    session = db.session()  # the request's Session behind the scoped proxy
+    session.expire_on_commit = not keep_loaded
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True

@@ -174,6 +174,16 @@ _SET_BEHIND = sa.update(_CONTRACTS).where(_CONTRACTS.c.id == sa.bindparam("c")) 
     .values(behind_by=sa.bindparam("b"), behind_on=sa.bindparam("on"), updated_at=_CONTRACTS.c.updated_at)
 
 
+# Built once: a statement built for each write costs more to key for the statement cache (about
+# 1.5 ms) than to run.
+_COUNTS_OF_RESIDENTS = (
+    sa.select(Contract.id, Contract.start_date, Contract.end_date, Contract.behind_on, Contract.behind_by,
+              ContractItem.code, ContractItem.owed, ContractItem.delivered, _delivered_in_term().label("counted"))
+    .join(ContractItem, ContractItem.contract_id == Contract.id)
+    .where(Contract.resident_id.in_(sa.bindparam("resident_ids", expanding=True)), Contract.status == "active",
+           Contract.start_date.is_not(None)))
+
+
 def _count_again(connection: sa.Connection, resident_ids: list[str], today: date) -> tuple[list, set]:
     """Count what the active contracts of ``resident_ids`` delivered, and how far each in force
     today is behind; write the items and contracts whose figures changed. Returns the changed
@@ -185,13 +195,7 @@ def _count_again(connection: sa.Connection, resident_ids: list[str], today: date
     # written for it. SQLite writes one at a time anyway.
     if connection.dialect.name == "postgresql":
         connection.execute(_LOCK_RESIDENTS, {"key": COUNTING_LOCK, "ids": resident_ids})
-    rows = connection.execute(
-        sa.select(Contract.id, Contract.start_date, Contract.end_date, Contract.behind_on, Contract.behind_by,
-                  ContractItem.code, ContractItem.owed, ContractItem.delivered,
-                  _delivered_in_term().label("counted"))
-        .join(ContractItem, ContractItem.contract_id == Contract.id)
-        .where(Contract.resident_id.in_(resident_ids), Contract.status == "active",
-               Contract.start_date.is_not(None))).all()
+    rows = connection.execute(_COUNTS_OF_RESIDENTS, {"resident_ids": resident_ids}).all()
     items = [{"c": r.id, "k": r.code, "n": r.counted} for r in rows if r.delivered != r.counted]
     if items:
         connection.execute(_SET_DELIVERED, items)

@@ -13,6 +13,7 @@ from backend.auth.principal import Principal
 from backend.errors import ServiceUnavailable
 from backend.extensions import db, new_id, on_postgresql
 from backend.security.models import AccessLog
+from backend.unit_of_work import commit
 
 log = logging.getLogger("jiayi.audit")
 
@@ -24,7 +25,9 @@ def record_access(principal: Principal, resident_ids: Iterable[str], action: str
         return
     try:
         _insert(ids, _actor(principal, action))
-        db.session.commit()
+        # What the read loaded stays loaded: it was read in this transaction a moment ago, and
+        # reading it back after the log's commit would only repeat the statement.
+        commit(keep_loaded=True)
     except SQLAlchemyError as error:
         _refuse(error)
 
