@@ -224,3 +224,21 @@ def counts_kept(contract_id: str) -> dict[str, int]:
     if contract.behind_on == today:
         assert contract.behind_by == live["behind_by"]
     return stored
+
+
+def no_scheduler_leads() -> None:
+    """On PostgreSQL the scheduler leads by an advisory lock of the database: one left running (a
+    killed test run's, one started by hand) holds it, and a scheduler a test starts would wait
+    behind it and run no job. Fail at once, naming it, rather than time out waiting for a job."""
+    import sqlalchemy as sa
+
+    from scheduled.leader import LOCK_KEY
+
+    if db.engine.dialect.name != "postgresql":
+        return
+    holders = db.session.scalars(sa.text(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND (classid::bigint << 32 | objid::bigint) = :key"), {"key": LOCK_KEY}).all()
+    db.session.rollback()
+    assert not holders, f"a scheduler already leads on this database (backend pid {holders}): stop it first"

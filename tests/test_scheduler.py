@@ -21,7 +21,7 @@ from scheduled import runner
 from scheduled.jobs import run_recorded
 from scheduled.leader import AdvisoryLeadership, LeaseLeadership
 from tests.conftest import DATABASE_URL, ENV
-from tests.factories import add_patients
+from tests.factories import add_patients, no_scheduler_leads
 
 ROOT = Path(__file__).resolve().parent.parent
 SEND = "cgi-bin/message/subscribe/send"
@@ -173,6 +173,7 @@ def test_two_schedulers_planning_and_dispatching_at_once_send_each_reminder_once
 
 
 def test_the_scheduler_command_starts_and_stops_cleanly(app):
+    no_scheduler_leads()
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "--poll-seconds", "0.2"],
                                cwd=ROOT, env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)

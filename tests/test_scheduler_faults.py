@@ -24,7 +24,8 @@ from scheduled import jobs as scheduled_jobs
 from scheduled import runner
 from scheduled.jobs import run_recorded
 from tests.conftest import DATABASE_URL, ENV
-from tests.factories import VILLAGE_A1, add_patients, add_resident, bind_account, id_number_for
+from tests.factories import (VILLAGE_A1, add_patients, add_resident, bind_account, id_number_for,
+                             no_scheduler_leads)
 from tests.test_scheduler import ROOT, wait_for
 
 FOLLOW_UP_TEMPLATE = "demo-follow-up-template"
@@ -285,6 +286,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def test_the_scheduler_process_marks_a_dead_run_abandoned_and_makes_the_day_up(patients):
+    no_scheduler_leads()
     dead = _dead_run()
     process = _scheduler_process("2026-06-10T07:36:00+08:00")
     try:
@@ -300,6 +302,7 @@ def test_the_scheduler_process_marks_a_dead_run_abandoned_and_makes_the_day_up(p
 
 @on_postgresql
 def test_a_scheduler_killed_mid_planning_and_restarted_plans_each_reminder_once(patients):
+    no_scheduler_leads()
     blocker = db.engine.connect()
     blocker.execute(sa.text("LOCK TABLE notifications IN EXCLUSIVE MODE"))  # planning's insert waits here
     first = _scheduler_process("2026-06-10T07:31:00+08:00")
@@ -324,6 +327,7 @@ def test_a_scheduler_killed_mid_planning_and_restarted_plans_each_reminder_once(
 
 
 def test_two_schedulers_racing_after_a_hand_over_plan_and_send_once(app, wechat, patients):
+    no_scheduler_leads()
     dead = _dead_run()
     stops = [threading.Event(), threading.Event()]
     schedule = [(runner.DAILY_JOBS, {"trigger": "interval", "seconds": 1}),
