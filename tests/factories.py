@@ -13,7 +13,7 @@ from backend.auth.passwords import hash_password
 from backend.directory.models import (
     Institution, Region, ServicePackage, Staff, Team, TeamMember, TeamPackage, TeamServiceArea,
 )
-from backend.extensions import db
+from backend.extensions import db, on_postgresql
 
 PASSWORD = "correct-horse-42"
 
@@ -234,7 +234,7 @@ def no_scheduler_leads() -> None:
 
     from scheduled.leader import LOCK_KEY
 
-    if db.engine.dialect.name != "postgresql":
+    if not on_postgresql():
         return
     holders = db.session.scalars(sa.text(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"

@@ -155,11 +155,12 @@ def _count_after_writes(session: Session, _context) -> None:
         return
     connection, today = session.connection(), clock.today()
     ids = sorted(resident_ids)
-    changed = session.info.setdefault("counts_changed", ([], set()))
+    # What each flush changed, by the identity of the item or contract holding it.
+    changed = session.info.setdefault("counts_changed", {})
     for i in range(0, len(ids), CHUNK):
         items, contracts = _count_again(connection, ids[i:i + CHUNK], today)
-        changed[0].extend(items)
-        changed[1].update(contracts)
+        changed.update({identity_key(ContractItem, key): ["delivered"] for key in items})
+        changed.update({identity_key(Contract, (c,)): ["behind_by", "behind_on"] for c in contracts})
 
 
 COUNTING_LOCK = 0x4A49_4445  # "JIDE": the advisory locks (one per resident) of the counts kept
@@ -218,13 +219,10 @@ def _counted_by_changed(contract: Contract) -> bool:
 def _forget_counts_read(session: Session, _context) -> None:
     """Items and contracts this session already loaded whose counts a flush changed read them
     again from the database."""
-    items, contracts = session.info.pop("counts_changed", ((), ()))
-    for keys, model, names in ((items, ContractItem, ["delivered"]),
-                               (((c,) for c in contracts), Contract, ["behind_by", "behind_on"])):
-        for key in keys:
-            loaded = session.identity_map.get(identity_key(model, key))
-            if loaded is not None:
-                session.expire(loaded, names)
+    for key, names in session.info.pop("counts_changed", {}).items():
+        loaded = session.identity_map.get(key)
+        if loaded is not None:
+            session.expire(loaded, names)
 
 
 def keep_counts() -> None:
