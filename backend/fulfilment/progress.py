@@ -107,6 +107,17 @@ def item_rows(held, day, *columns) -> sa.Select:
     )
 
 
+def kept_item_rows(held, *columns) -> sa.Select:
+    """``item_rows`` for today, with what was delivered read from the count kept on each item
+    (the deliveries of the contract's term, which are today's when nothing is dated after
+    today) instead of counted from the deliveries."""
+    return (
+        sa.select(held.c.id.label("contract_id"), *columns, ContractItem.code, ContractItem.name, ContractItem.owed,
+                  _owed_by(held.c.passed, held.c.term).label("owed_by"), ContractItem.delivered.label("delivered"))
+        .join(ContractItem, ContractItem.contract_id == held.c.id)
+    )
+
+
 def _delivered_in_term() -> sa.Case:
     """What was delivered of a contract item (``ContractItem`` beside its ``Contract``) within the
     contract's term, as ``item_rows`` counts it; through each item's own index (the resident's

@@ -23,16 +23,22 @@ from backend.residents.models import Resident
 from backend.stats.service import Area, Live, contracted_on, rate, region_ref, team_rows
 
 
-def _item_rows(a: Area, day: date):
+def _item_rows(a: Area, day: date, kept: bool = False):
     """One row per item of every contract held on ``day`` in the region (fulfilment.progress'
     rows, with the contract's team and region bucket); a contract held on D had not ended
-    before D, so its deliveries count from its start up to D."""
+    before D, so its deliveries count from its start up to D.
+
+    ``kept``: what was delivered is read from the counts kept on the items (the deliveries in
+    the contract's whole term) instead of counted from the deliveries. For today only: no
+    delivery is recorded for a day after today, so the term's deliveries are those up to today."""
     held = (
         sa.select(Contract.id, Contract.resident_id, Contract.team_id, Contract.start_date,
                   a.bucket(Contract.region_code).label("bucket"), *progress.term_columns(day))
         .where(Contract.region_code.like(a.prefix + "%"), contracted_on(day))
         .cte("held")
     )
+    if kept:
+        return progress.kept_item_rows(held, held.c.team_id, held.c.bucket), held
     return progress.item_rows(held, day, held.c.team_id, held.c.bucket), held
 
 
@@ -47,13 +53,16 @@ def _block(counts: dict) -> dict:
             "behind": statuses["behind"], "fulfilment_rate": rate(statuses["on_track"] + statuses["complete"], n)}
 
 
-def fulfilment_counts(a: Area, day: date) -> tuple[list[tuple], list[tuple]]:
+def fulfilment_counts(a: Area, day: date, kept: bool = False) -> tuple[list[tuple], list[tuple]]:
     """The contracts held on ``day`` as rows (bucket, team id, status, n), and their items as
     rows (bucket, item code, item name, contracts, owed, owed by the day, delivered, delivered
     of what was owed by the day). The statuses are fulfilment.rules' (complete: every item
     delivered in full; behind: an item short of what it owed by the day; else on track),
-    computed per contract in the database."""
-    rows, held = _item_rows(a, day)
+    computed per contract in the database. ``kept``: today's, from the counts kept on the items
+    (``_item_rows``)."""
+    if kept and day != clock.today():
+        raise ValueError("the counts kept on the items are today's")
+    rows, held = _item_rows(a, day, kept)
     rows = rows.subquery()
     per_contract = (
         sa.select(rows.c.contract_id,
