@@ -41,8 +41,10 @@ def register_config(app: Flask, overrides: dict) -> None:
 
 def register_extensions(app: Flask) -> None:
     from backend import models  # noqa: F401  every model registered before migrations look
+    from backend.contracts import counts
     from backend.fulfilment import progress
     progress.keep_counts()  # the contract items' and contracts' counts follow every write
+    counts.keep_team_counts()  # and the teams' contracted residents
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True,

@@ -47,6 +47,7 @@ from backend import clock
 from backend.contracts.rules import end_date_for
 from backend.demo.directory import FOLLOW_UP_ITEMS
 from backend.extensions import db
+from backend.contracts.counts import count_all
 from backend.fulfilment.progress import count_behind, count_delivered
 from backend.demo.directory import PACKAGES as DEMO_PACKAGES
 from backend.followups import rules
@@ -201,14 +202,16 @@ def migrate(url: str) -> None:
 
 
 def counting_sql(url: str) -> list[str]:
-    """What each item of the active contracts delivered, and how far each contract in force is
-    behind today, counted by the statements the writes and the nightly job run."""
+    """What each item of the active contracts delivered, how far each contract in force is
+    behind today and each team's contracted residents, counted by the statements the writes and
+    the nightly job run."""
     from backend.extensions import dispose_engines
 
     with _app(url).app_context():
         dialect = db.engine.dialect
         statements = [str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-                      for s in (count_delivered(clock.today()), count_behind(clock.today()))]
+                      for s in (count_delivered(clock.today()), count_behind(clock.today()),
+                                count_all(clock.today()))]
         dispose_engines()
     return statements
 
@@ -886,7 +889,7 @@ def generate(url: str, scale: float, seed: int, counties: int = 1) -> dict:
                      "FROM contract_items GROUP BY contract_id) m WHERE m.contract_id = contracts.id")
         # What was delivered of each item of the active contracts, and how far each is behind
         # today, as the writes and the nightly job count them.
-        log("counting what was delivered of each contract item, and how far each contract is behind")
+        log("counting what was delivered of each contract item, how far each contract is behind, and each team")
         for statement in counting_sql(url):
             conn.execute(statement)
         conn.commit()

@@ -12,6 +12,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from backend import clock
+from backend.contracts import counts
 from backend.contracts import service as contracts
 from backend.extensions import db
 from backend.fulfilment import progress
@@ -22,10 +23,12 @@ log = logging.getLogger("jiayi.jobs")
 
 
 def expire_contracts(now: datetime) -> dict[str, int]:
-    """Nightly: active contracts whose term ended before today become expired, and how far each
-    one in force is behind is taken for the day (the teams' work lists read it)."""
+    """Nightly: active contracts whose term ended before today become expired, how far each one
+    in force is behind is taken for the day (the teams' work lists read it), and each team's
+    contracted residents (the team card's count)."""
     today = clock.to_civil(now).date()
-    return {"expired": contracts.expire_ended(today), "behind_counted": progress.count_behind_for(today)}
+    return {"expired": contracts.expire_ended(today), "behind_counted": progress.count_behind_for(today),
+            "teams_counted": counts.count_teams_for(today)}
 
 
 def refresh_statistics(now: datetime) -> dict[str, int]:

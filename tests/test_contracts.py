@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend import clock
-from backend.contracts.models import Contract
+from backend.contracts.models import Contract, TeamCount
 from backend.extensions import db
 from tests.factories import VILLAGE_A1, VILLAGE_B1, account_login, add_resident, id_number_for
 
@@ -395,6 +395,70 @@ def test_team_list_counts_contracted_residents(client, world):
     active_contract(client, world)
     team = client.get(f"/api/v1/teams/{world['team'].id}").get_json()
     assert team["contracted_count"] == 1
+
+
+# The team card's count, kept per team and day (contracts.counts)
+
+def kept_count(team_id: str) -> tuple[date, int] | None:
+    db.session.expire_all()
+    stored = db.session.get(TeamCount, team_id)
+    return None if stored is None else (stored.counted_on, stored.contracted)
+
+
+def card_count(client, team_id: str) -> int:
+    return client.get(f"/api/v1/teams/{team_id}").get_json()["contracted_count"]
+
+
+def test_each_write_of_a_teams_contracts_counts_the_team_again_for_the_day(client, world):
+    team = world["team"].id
+    day = clock.today()
+    elder = active_contract(client, world)
+    assert kept_count(team) == (day, 1) and card_count(client, team) == 1
+    young = sign_up(client, world["family"], world["people"]["young"], world["team"]).get_json()
+    assert kept_count(team) == (day, 1)  # pending: not contracted yet
+    assert act(client, world["doctor"], young["id"], "approve").status_code == 200
+    assert kept_count(team) == (day, 2) and card_count(client, team) == 2
+    assert act(client, world["doctor"], elder["id"], "terminate").status_code == 200
+    assert kept_count(team) == (day, 1) and card_count(client, team) == 1
+    refused = act(client, world["doctor"], elder["id"], "terminate")  # a failed write changes nothing
+    assert refused.status_code == 409 and kept_count(team) == (day, 1)
+
+
+def test_a_count_kept_for_another_day_is_not_read(client, world):
+    team = world["team"].id
+    active_contract(client, world)
+    assert kept_count(team) == (clock.today(), 1)
+    at("2027-03-10T09:00:00+08:00")  # the term ended yesterday; nothing was written since
+    assert card_count(client, team) == 0
+    at("2026-03-09T09:00:00+08:00")  # the day before it started
+    assert card_count(client, team) == 0
+
+
+def test_the_nightly_job_counts_every_team_for_the_new_day(client, world, app):
+    team = world["team"].id
+    active_contract(client, world)
+    result = app.test_cli_runner().invoke(args=["run-job", "expire-contracts", "--now", "2026-03-11T00:10:00+08:00"])
+    assert result.exit_code == 0 and '"teams_counted": 1' in result.output, result.output
+    assert kept_count(team) == (date(2026, 3, 11), 1)
+    again = app.test_cli_runner().invoke(args=["run-job", "expire-contracts", "--now", "2026-03-11T01:00:00+08:00"])
+    assert '"teams_counted": 0' in again.output  # counted for the day already
+    ended = app.test_cli_runner().invoke(args=["run-job", "expire-contracts", "--now", "2027-03-10T00:10:00+08:00"])
+    assert '"expired": 1' in ended.output
+    at("2027-03-10T09:00:00+08:00")
+    assert card_count(client, team) == 0
+
+
+def test_the_health_record_shows_the_count_kept_for_today(client, world):
+    """The team card of a health record reads today's kept count instead of counting the team's
+    contracts (the figure each write keeps, as the tests above hold)."""
+    team = world["team"].id
+    elder = world["people"]["elder"]
+    active_contract(client, world)
+    stored = db.session.get(TeamCount, team)
+    stored.contracted = 7  # a figure only the kept count can have given
+    db.session.commit()
+    record = client.get(f"/api/v1/residents/{elder.id}/health-record", headers=world["doctor"]).get_json()
+    assert record["team"]["id"] == team and record["team"]["contracted_count"] == 7
 
 
 def test_history_is_scoped_and_logged(client, world):

@@ -122,3 +122,47 @@ def test_visits_of_one_resident_recorded_at_once_are_all_counted_on_the_contract
     responses = race(f"{server}/api/v1/residents/{resident.id}/follow-ups", visits)
     assert [r.status_code for r in responses] == [201] * 8, [r.text[:200] for r in responses]
     assert counts_kept(created["id"]) == {"bp_follow_up": 8}
+
+
+def test_contracts_of_one_team_terminated_at_once_leave_the_team_counted_right(server, county):
+    """Each termination counts the team again in its own transaction (contracts.counts); six at
+    the same moment each wait for the one before, so the count kept for the day is the last
+    word: none left."""
+    from datetime import timedelta
+
+    from backend import clock
+    from backend.contracts.models import TeamCount
+
+    team, doctor = county.teams["a"], county.staff["doctor_a"]
+    today = clock.today()
+    contracts = []
+    for n in range(6):
+        resident = add_resident(f"解约{n}", id_number_for(date(1965, 3, 1 + n), 800 + n), None, VILLAGE_A1)
+        contract = Contract(resident_id=resident.id, team_id=team.id, status="active", region_code=VILLAGE_A1,
+                            start_date=today - timedelta(days=30), end_date=today + timedelta(days=300),
+                            created_by_kind="staff", created_by_id=doctor.id)
+        db.session.add(contract)
+        db.session.flush()
+        contracts.append(contract.id)
+    db.session.commit()
+    assert (db.session.get(TeamCount, team.id).counted_on, db.session.get(TeamCount, team.id).contracted) == (today, 6)
+
+    headers = bearer("staff", doctor.id)
+    barrier = threading.Barrier(len(contracts))
+    results: list = [None] * len(contracts)
+
+    def one(i, contract_id):
+        barrier.wait()
+        results[i] = requests.post(f"{server}/api/v1/contracts/{contract_id}/terminate", json={"reason": "迁出"},
+                                   headers=headers, timeout=60)
+
+    threads = [threading.Thread(target=one, args=(i, c)) for i, c in enumerate(contracts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in results] == [200] * 6, [r.text[:200] for r in results]
+    db.session.expire_all()
+    stored = db.session.get(TeamCount, team.id)
+    assert (stored.counted_on, stored.contracted) == (today, 0)
+    assert requests.get(f"{server}/api/v1/teams/{team.id}", timeout=30).json()["contracted_count"] == 0

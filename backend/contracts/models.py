@@ -109,3 +109,16 @@ class ContractItem(db.Model):
     # same transaction as every write that can change it (fulfilment.progress.count_delivered),
     # so that the team's work list reads it instead of every resident's deliveries.
     delivered: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class TeamCount(db.Model):
+    """How many residents a team holds contracts with in force on ``counted_on`` (the team
+    card's count), kept by contracts.counts: taken again by every write that changes the
+    team's contracts, in that write's transaction, and for each new day by the nightly job. A
+    team not counted for today is counted from its contracts."""
+
+    __tablename__ = "team_counts"
+
+    team_id: Mapped[str] = mapped_column(sa.ForeignKey("teams.id"), primary_key=True)
+    counted_on: Mapped[date] = mapped_column(sa.Date)
+    contracted: Mapped[int] = mapped_column()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from backend import clock
 from backend.auth.principal import Principal
-from backend.contracts import rules
+from backend.contracts import counts, rules
 from backend.contracts.models import Contract, ContractItem, ContractPackage
 from backend.directory import policy
 from backend.directory.models import MONEY_FIELDS, ServicePackage, Team
@@ -90,18 +90,7 @@ def recording_team(principal: Principal, resident_id: str) -> str | None:
         return contract.team_id
     return principal.team_ids[0] if principal.team_ids else None
 
-def _contracted_counts(team_ids: list[str]) -> dict[str, int]:
-    today = clock.today()
-    rows = db.session.execute(
-        sa.select(Contract.team_id, sa.func.count(sa.distinct(Contract.resident_id)))
-        .where(Contract.team_id.in_(team_ids), Contract.status == "active",
-               Contract.start_date <= today, Contract.end_date >= today)
-        .group_by(Contract.team_id)
-    )
-    return dict(rows.all())
-
-
-register_contracted_counter(_contracted_counts)
+register_contracted_counter(counts.contracted_counts)
 
 
 def _contracted_with_my_teams(principal: Principal, areas: set[str]):

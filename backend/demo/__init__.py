@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from faker import Faker
 
 from backend import clock
+from backend.contracts import counts
 from backend.demo.contracts import load_contracts
 from backend.demo.directory import load_directory
 from backend.demo.exams import load_exams
@@ -43,8 +44,10 @@ def load_demo(seed: int) -> dict:
     load_unreached_reminders(random.Random(f"reminders-{seed}"), today)
     load_populations(today)
     db.session.commit()
-    # How far each contract is behind today, as the nightly job leaves it (the work lists read it).
+    # How far each contract is behind today and each team's count, as the nightly job leaves them
+    # (the work lists and the team cards read them).
     progress.count_behind_for(today)
+    counts.count_teams_for(today)
     _refresh_planner_statistics()
     return {"staff": staff, "wechat": wechat}
 
