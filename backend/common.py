@@ -6,6 +6,7 @@ from datetime import datetime
 
 import marshmallow as ma
 import sqlalchemy as sa
+from sqlalchemy.orm.util import identity_key
 
 from backend import clock
 from backend.errors import NotFound
@@ -105,3 +106,21 @@ def get_or_404(model, key, message: str = "资源不存在"):
     if row is None:
         raise NotFound(message)
     return row
+
+
+def names_of(model, ids) -> dict[str, str]:
+    """The ``name`` of each row of ``model`` in ``ids``: taken from the rows this session has
+    loaded already (a health record loads its team with the members), the others read in one
+    statement of the names alone (loading whole rows would load their relationships too)."""
+    names: dict[str, str] = {}
+    missing = set()
+    for key in set(ids):
+        loaded = db.session.identity_map.get(identity_key(model, key))
+        state = None if loaded is None else sa.inspect(loaded)
+        if state is not None and "name" in state.dict:  # loaded, and not expired since
+            names[key] = state.dict["name"]
+        else:
+            missing.add(key)
+    if missing:
+        names.update(db.session.execute(sa.select(model.id, model.name).where(model.id.in_(missing))).all())
+    return names

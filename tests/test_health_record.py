@@ -119,3 +119,47 @@ def test_a_record_without_contract_or_conditions(client, county):
     record = client.get(f"/api/v1/residents/{resident.id}/health-record",
                         headers=county.headers(client, "doctor_b")).get_json()
     assert (record["contract"], record["team"], record["conditions"], record["next_follow_ups"]) == (None, None, [], [])
+
+
+def test_the_signers_and_the_team_are_named_from_the_team_the_record_loads(app, client, patient):
+    """The visits were signed by a member of the resident's team: their names, and the contract's
+    team name, come from the team the record loads with its members, not from statements of
+    their own (backend.common.names_of). A signer outside the team is still read."""
+    import sqlalchemy as sa
+
+    from backend.common import names_of
+    from backend.directory.models import Staff
+    from backend.extensions import db
+
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    url = f"/api/v1/residents/{patient['resident'].id}/health-record"
+    with app.app_context():
+        engines = list(db.engines.values())
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        record = client.get(url, headers=patient["family"]).get_json()
+        assert {f["signed_by"]["name"] for f in record["follow_ups"]} == {"王医生"}
+        assert record["contract"]["team"]["name"] == "平安镇家医一队"
+        assert not [s for s in seen if s.startswith(("SELECT staff.id, staff.name ", "SELECT teams.id, teams.name "))]
+
+        # Outside a record: a name not loaded is read, a loaded one is not read again, and one
+        # expired since it was loaded is read again.
+        doctor_a, doctor_b = (patient["county"].staff[k].id for k in ("doctor_a", "doctor_b"))
+        db.session.expunge_all()
+        seen.clear()
+        assert names_of(Staff, [doctor_a]) == {doctor_a: "王医生"}
+        assert len([s for s in seen if s.startswith("SELECT staff.id, staff.name ")]) == 1
+        loaded = db.session.get(Staff, doctor_b)
+        seen.clear()
+        assert names_of(Staff, [doctor_b]) == {doctor_b: "刘医生"} and seen == []
+        db.session.expire(loaded)
+        assert names_of(Staff, [doctor_b]) == {doctor_b: "刘医生"}
+        assert [s.split(" FROM ")[0] for s in seen] == ["SELECT staff.id, staff.name"]
+    finally:
+        for engine in engines:
+            sa.event.remove(engine, "before_cursor_execute", note)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from backend import clock
+from backend.common import names_of
 from backend.contracts import rules
 from backend.contracts.models import Contract
 from backend.directory.models import Team
@@ -14,9 +15,7 @@ from backend.residents.service import resident_views
 
 def contract_views(contracts: list[Contract], with_residents: bool = False) -> list[dict]:
     today = clock.today()
-    # Only the names: loading Team objects would load their members, area and packages too.
-    teams = dict(db.session.execute(
-        sa.select(Team.id, Team.name).where(Team.id.in_({c.team_id for c in contracts}))).tuples().all())
+    teams = names_of(Team, {c.team_id for c in contracts})
     residents = {}
     if with_residents:
         people = list(db.session.scalars(sa.select(Resident).where(Resident.id.in_({c.resident_id for c in contracts}))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from backend import clock
+from backend.common import names_of
 from backend.auth.principal import Principal
 from backend.contracts.service import recording_team
 from backend.directory.models import Staff
@@ -85,8 +86,7 @@ def recent_health_checks(resident_id: str, limit: int) -> list[HealthCheck]:
 def check_views(checks: list[HealthCheck]) -> list[dict]:
     """The checks as HealthCheckSchema shows them, with the recording doctor's name."""
     staff_ids = {c.recorded_by_id for c in checks if c.recorded_by_id}
-    names = dict(db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))).all()) \
-        if staff_ids else {}
+    names = names_of(Staff, staff_ids) if staff_ids else {}
     return [{
         "id": c.id, "resident_id": c.resident_id, "checked_on": c.checked_on, "team_id": c.team_id,
         "recorded_by": {"id": c.recorded_by_id, "name": names.get(c.recorded_by_id)} if c.recorded_by_id else None,

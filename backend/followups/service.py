@@ -10,7 +10,7 @@ from flask import current_app
 
 from backend import clock
 from backend.auth.principal import Principal
-from backend.common import page_total
+from backend.common import names_of, page_total
 from backend.contracts.models import Contract
 from backend.contracts.rules import LIVE_STATES
 from backend.contracts.service import recording_team
@@ -364,7 +364,7 @@ def follow_up_views(follow_ups: list[FollowUp], signer: Principal | None = None)
     names = {signer.id: signer.name} if signer is not None else {}
     signer_ids = {f.recorded_by_id for f in follow_ups if f.recorded_by_id} - set(names)
     if signer_ids:
-        names.update(db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(signer_ids))).all())
+        names.update(names_of(Staff, signer_ids))
     views = []
     for follow_up in follow_ups:
         view = {column.key: getattr(follow_up, column.key) for column in FollowUp.__table__.columns}

@@ -24,6 +24,9 @@ def health_record(principal: Principal, resident_id: str, action: str) -> dict:
     today = clock.today()
     view = resident_views([resident])[0]
     contract = current_contract(resident.id, today)
+    # The team first: its members are the usual signers of the visits and checks below, and
+    # their names are then taken from it.
+    team = get_team(contract.team_id) if contract else None
     conditions = followups.conditions_of(resident.id)
     follow_ups = followups.follow_up_views(
         list(db.session.scalars(followups.follow_ups_of(resident.id).limit(RECENT_FOLLOW_UPS))))
@@ -31,7 +34,7 @@ def health_record(principal: Principal, resident_id: str, action: str) -> dict:
         "resident": view,
         "groups": view["groups"],
         "contract": contract_views([contract])[0] if contract else None,
-        "team": team_views([get_team(contract.team_id)], detail=True)[0] if contract else None,
+        "team": team_views([team], detail=True)[0] if team else None,
         "conditions": conditions,
         "follow_ups": follow_ups,
         "exams": exams.check_views(exams.recent_health_checks(resident.id, RECENT_HEALTH_CHECKS)),
