@@ -424,6 +424,21 @@ def test_each_write_of_a_teams_contracts_counts_the_team_again_for_the_day(clien
     assert refused.status_code == 409 and kept_count(team) == (day, 1)
 
 
+def test_sign_ups_never_active_leave_the_teams_count_alone(client, world):
+    """A pending sign-up, its rejection and its withdrawal contract nobody: the team is not
+    counted again for them (a count would have replaced the marker set here)."""
+    team = world["team"].id
+    day = clock.today()
+    active_contract(client, world)
+    db.session.execute(sa.update(TeamCount).where(TeamCount.team_id == team).values(contracted=5))
+    db.session.commit()
+    young = sign_up(client, world["family"], world["people"]["young"], world["team"]).get_json()
+    assert act(client, world["doctor"], young["id"], "reject").status_code == 200
+    again = sign_up(client, world["family"], world["people"]["young"], world["team"]).get_json()
+    assert act(client, world["family"], again["id"], "cancel").status_code == 200
+    assert kept_count(team) == (day, 5)
+
+
 def test_a_count_kept_for_another_day_is_not_read(client, world):
     team = world["team"].id
     active_contract(client, world)
@@ -442,6 +457,8 @@ def test_the_nightly_job_counts_every_team_for_the_new_day(client, world, app):
     assert kept_count(team) == (date(2026, 3, 11), 1)
     again = app.test_cli_runner().invoke(args=["run-job", "expire-contracts", "--now", "2026-03-11T01:00:00+08:00"])
     assert '"teams_counted": 0' in again.output  # counted for the day already
+    back = app.test_cli_runner().invoke(args=["run-job", "expire-contracts", "--now", "2026-03-10T01:00:00+08:00"])
+    assert back.exit_code == 0 and kept_count(team) == (date(2026, 3, 11), 1)  # a back-dated run keeps the day's
     ended = app.test_cli_runner().invoke(args=["run-job", "expire-contracts", "--now", "2027-03-10T00:10:00+08:00"])
     assert '"expired": 1' in ended.output
     at("2027-03-10T09:00:00+08:00")

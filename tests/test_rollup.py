@@ -282,6 +282,27 @@ def test_a_correction_of_a_past_month_leaves_the_reported_month_until_a_rebuild(
     assert rebuilt["source"] == "rollup" and plain(rebuilt) == plain(live)
 
 
+def test_a_refresh_back_dated_to_yesterday_counts_what_was_delivered_by_then(app, client, demo):
+    """Today's fulfilment is read from the counts the writes keep on the items (the term's
+    deliveries). A run back-dated to yesterday (``run-job --now``) finds today's visit dated
+    after its day and counts the deliveries up to yesterday instead."""
+    condition = patient_last_seen(False, clock.today().replace(month=1, day=1), clock.today())
+    team_id = db.session.scalar(sa.select(Contract.team_id).where(Contract.resident_id == condition.resident_id,
+                                                                  Contract.status == "active"))
+    doctor = login(client, team_member(team_id), PASSWORD)
+    response = client.post(f"/api/v1/residents/{condition.resident_id}/follow-ups", headers=doctor, json={
+        "disease": "hypertension", "visited_on": clock.today().isoformat(), "method": "clinic",
+        "sbp": 128, "dbp": 78})
+    assert response.status_code == 201, response.get_json()
+    with clock.frozen_at(clock.now() - timedelta(days=1)):
+        counts = refresh(app)
+        assert counts["snapshots"] == 1
+        served = assert_served_equals_live(client, demo)
+    today = refresh(app)
+    assert today["snapshots"] == 1
+    assert plain(assert_served_equals_live(client, demo)["/stats/fulfilment"]) != plain(served["/stats/fulfilment"])
+
+
 def test_the_month_end_is_frozen_at_the_first_refresh_after_it(app, client, demo):
     today = clock.today()
     refresh(app)

@@ -58,9 +58,11 @@ def count_teams(connection: sa.Connection, team_ids: list[str], day: date) -> No
     counts = dict(connection.execute(_COUNT, {"team_ids": team_ids, "day": day}).all())
     rows = [{"team_id": t, "counted_on": day, "contracted": counts.get(t, 0)} for t in team_ids]
     statement = dialect_insert(TeamCount)
+    # A run back-dated to an earlier day (``run-job --now``) leaves today's count in place.
     connection.execute(statement.on_conflict_do_update(
         index_elements=["team_id"],
-        set_={"counted_on": statement.excluded.counted_on, "contracted": statement.excluded.contracted}), rows)
+        set_={"counted_on": statement.excluded.counted_on, "contracted": statement.excluded.contracted},
+        where=TeamCount.counted_on <= statement.excluded.counted_on), rows)
 
 
 def count_all(day: date) -> sa.Insert:
@@ -88,12 +90,15 @@ def count_teams_for(day: date) -> int:
 
 
 def _teams_changed(session: Session) -> set[str]:
-    teams = {o.team_id for o in session.new if isinstance(o, Contract)}
-    teams |= {o.team_id for o in session.deleted if isinstance(o, Contract)}
+    """The teams of the contracts this flush made active, changed while or after being active,
+    or removed; a contract that was never active (a pending sign-up, its rejection or
+    withdrawal) counts for no team."""
+    teams = {o.team_id for o in (*session.new, *session.deleted) if isinstance(o, Contract) and o.status == "active"}
     for o in session.dirty:
         if isinstance(o, Contract):
             attributes = sa.inspect(o).attrs
-            if any(attributes[name].history.has_changes() for name in _COUNTED_BY):
+            statuses = {o.status, *(attributes["status"].history.deleted or ())}
+            if "active" in statuses and any(attributes[name].history.has_changes() for name in _COUNTED_BY):
                 teams.add(o.team_id)
                 teams.update(attributes["team_id"].history.deleted or ())  # the team it left
     teams.discard(None)

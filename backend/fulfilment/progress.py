@@ -107,6 +107,15 @@ def item_rows(held, day, *columns) -> sa.Select:
     )
 
 
+def delivered_after(day: date) -> bool:
+    """Whether any delivery (a visit, a health check, a service) is dated after ``day``: none is
+    for today, since the writes refuse later days; a run back-dated to an earlier day (``run-job
+    --now``) finds those recorded since. Three probes that stop at the first row found (visits
+    and checks through their date indexes)."""
+    return any(db.session.scalar(sa.select(sa.exists().where(column > day)))
+               for column in (FollowUp.visited_on, HealthCheck.checked_on, ServiceDelivery.delivered_on))
+
+
 def kept_item_rows(held, *columns) -> sa.Select:
     """``item_rows`` for today, with what was delivered read from the count kept on each item
     (the deliveries of the contract's term, which are today's when nothing is dated after

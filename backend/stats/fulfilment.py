@@ -29,8 +29,8 @@ def _item_rows(a: Area, day: date, kept: bool = False):
     before D, so its deliveries count from its start up to D.
 
     ``kept``: what was delivered is read from the counts kept on the items (the deliveries in
-    the contract's whole term) instead of counted from the deliveries. For today only: no
-    delivery is recorded for a day after today, so the term's deliveries are those up to today."""
+    the contract's whole term) instead of counted from the deliveries: the same figures when no
+    delivery is dated after ``day`` (``progress.delivered_after``), as for today."""
     held = (
         sa.select(Contract.id, Contract.resident_id, Contract.team_id, Contract.start_date,
                   a.bucket(Contract.region_code).label("bucket"), *progress.term_columns(day))
@@ -58,11 +58,9 @@ def fulfilment_counts(a: Area, day: date, kept: bool = False) -> tuple[list[tupl
     rows (bucket, item code, item name, contracts, owed, owed by the day, delivered, delivered
     of what was owed by the day). The statuses are fulfilment.rules' (complete: every item
     delivered in full; behind: an item short of what it owed by the day; else on track),
-    computed per contract in the database. ``kept``: today's, from the counts kept on the items
-    (``_item_rows``)."""
-    if kept and day != clock.today():
-        raise ValueError("the counts kept on the items are today's")
-    rows, held = _item_rows(a, day, kept)
+    computed per contract in the database. ``kept``: from the counts kept on the items
+    (``_item_rows``), when they are the day's: for a day after which nothing was delivered."""
+    rows, held = _item_rows(a, day, kept and not progress.delivered_after(day))
     rows = rows.subquery()
     per_contract = (
         sa.select(rows.c.contract_id,

@@ -99,8 +99,9 @@ def compute_cells(county: Region, day: date) -> list[dict]:
     for team_id, row in live.teams(a, [t.id for t in teams], day).items() if teams else ():
         for key, value in row.items():
             add("teams", "", team_id, key, value)
-    # Today's from the counts each write keeps on its contract's items (a quarter of the time of
-    # counting the deliveries again); a past day's counted up to that day.
+    # From the counts each write keeps on its contract's items (half the time of counting the
+    # deliveries again) when they are the day's: today's, unless a run back-dated to an earlier
+    # day finds deliveries since; a month end's counted up to that day.
     statuses, items = fulfilment_counts(a, day, kept=day == clock.today())
     for code, team_id, state, n in statuses:
         add("fulfilment", code, team_id, state, n)
