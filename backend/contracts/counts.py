@@ -3,9 +3,9 @@
 Counting it from the contracts reads the team's whole range of the contracts index (ten
 thousand entries for a large team, the costliest statement of a resident's health record), so
 it is kept per team and day in ``team_counts``:
-- every flush that adds a contract, or changes a contract's status, term or team, counts its
-  teams again in the same transaction (``_count_after_writes``), so no write through the models
-  (the API, the imports, the demo) leaves a stale count behind;
+- every flush that makes a contract active, or changes the status, term or team of one that
+  was, counts its teams again in the same transaction (``_count_after_writes``), so no write
+  through the models (the API, the imports, the demo) leaves a stale count behind;
 - the nightly job counts every team for the new day (``count_teams_for``);
 - a team without a count for today is counted from its contracts (``contracted_counts``).
 
