@@ -29,15 +29,20 @@ def server(app):
 
 
 def race(url: str, requests_: list[tuple[dict, dict]]) -> list[requests.Response]:
-    """Fire every (headers, body) POST at once, released together by a barrier."""
-    barrier = threading.Barrier(len(requests_))
-    results: list = [None] * len(requests_)
+    """Fire every (headers, body) POST to ``url`` at once, released together by a barrier."""
+    return race_posts([(url, headers, body) for headers, body in requests_])
 
-    def one(i, headers, body):
+
+def race_posts(posts: list[tuple[str, dict, dict]]) -> list[requests.Response]:
+    """Fire every (url, headers, body) POST at once, released together by a barrier."""
+    barrier = threading.Barrier(len(posts))
+    results: list = [None] * len(posts)
+
+    def one(i, url, headers, body):
         barrier.wait()
         results[i] = requests.post(url, json=body, headers=headers, timeout=60)
 
-    threads = [threading.Thread(target=one, args=(i, h, b)) for i, (h, b) in enumerate(requests_)]
+    threads = [threading.Thread(target=one, args=(i, *post)) for i, post in enumerate(posts)]
     for t in threads:
         t.start()
     for t in threads:
@@ -148,19 +153,8 @@ def test_contracts_of_one_team_terminated_at_once_leave_the_team_counted_right(s
     assert (db.session.get(TeamCount, team.id).counted_on, db.session.get(TeamCount, team.id).contracted) == (today, 6)
 
     headers = bearer("staff", doctor.id)
-    barrier = threading.Barrier(len(contracts))
-    results: list = [None] * len(contracts)
-
-    def one(i, contract_id):
-        barrier.wait()
-        results[i] = requests.post(f"{server}/api/v1/contracts/{contract_id}/terminate", json={"reason": "迁出"},
-                                   headers=headers, timeout=60)
-
-    threads = [threading.Thread(target=one, args=(i, c)) for i, c in enumerate(contracts)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race_posts([(f"{server}/api/v1/contracts/{c}/terminate", headers, {"reason": "迁出"})
+                          for c in contracts])
     assert [r.status_code for r in results] == [200] * 6, [r.text[:200] for r in results]
     db.session.expire_all()
     stored = db.session.get(TeamCount, team.id)

@@ -27,13 +27,18 @@ from backend.extensions import db, dialect_insert
 
 _COUNTED_BY = ("status", "start_date", "end_date", "team_id")
 
+
+def _contracted_by_team(day) -> sa.Select:
+    """(team id, its residents with an active contract in force on ``day``), per team."""
+    return (sa.select(Contract.team_id, sa.func.count(sa.distinct(Contract.resident_id)))
+            .where(Contract.status == "active", Contract.start_date <= day, Contract.end_date >= day)
+            .group_by(Contract.team_id))
+
+
 # Built once (a statement built for each write costs more to key for the statement cache than
 # to run).
-_COUNT = (
-    sa.select(Contract.team_id, sa.func.count(sa.distinct(Contract.resident_id)))
-    .where(Contract.team_id.in_(sa.bindparam("team_ids", expanding=True)), Contract.status == "active",
-           Contract.start_date <= sa.bindparam("day"), Contract.end_date >= sa.bindparam("day"))
-    .group_by(Contract.team_id))
+_COUNT = _contracted_by_team(sa.bindparam("day")).where(
+    Contract.team_id.in_(sa.bindparam("team_ids", expanding=True)))
 _KEPT = sa.select(TeamCount.team_id, TeamCount.contracted).where(
     TeamCount.team_id.in_(sa.bindparam("team_ids", expanding=True)), TeamCount.counted_on == sa.bindparam("day"))
 _LOCK_TEAMS = sa.text("SELECT count(*) FROM (SELECT id FROM teams WHERE id = ANY(CAST(:ids AS text[])) "
@@ -68,11 +73,8 @@ def count_teams(connection: sa.Connection, team_ids: list[str], day: date) -> No
 def count_all(day: date) -> sa.Insert:
     """Every team's count for ``day`` in one grouped statement, into an empty table: for a bulk
     load (bench/generate)."""
-    return sa.insert(TeamCount).from_select(
-        ["team_id", "counted_on", "contracted"],
-        sa.select(Contract.team_id, sa.literal(day, sa.Date), sa.func.count(sa.distinct(Contract.resident_id)))
-        .where(Contract.status == "active", Contract.start_date <= day, Contract.end_date >= day)
-        .group_by(Contract.team_id))
+    return sa.insert(TeamCount).from_select(["team_id", "contracted", "counted_on"],
+                                            _contracted_by_team(day).add_columns(sa.literal(day, sa.Date)))
 
 
 def count_teams_for(day: date) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from backend import clock
-from backend.common import names_of
 from backend.auth.principal import Principal
+from backend.common import names_of
 from backend.contracts.service import recording_team
 from backend.directory.models import Staff
 from backend.errors import ValidationFailed

@@ -97,9 +97,7 @@ def item_rows(held, day, *columns) -> sa.Select:
                         (ContractItem.health_check.is_(True), sa.func.coalesce(checks.c.n, 0)),
                         else_=sa.func.coalesce(services.c.n, 0))
     return (
-        sa.select(held.c.id.label("contract_id"), *columns, ContractItem.code, ContractItem.name, ContractItem.owed,
-                  _owed_by(held.c.passed, held.c.term).label("owed_by"), delivered.label("delivered"))
-        .join(ContractItem, ContractItem.contract_id == held.c.id)
+        _items_of(held, columns, delivered)
         .outerjoin(services, sa.and_(services.c.contract_id == held.c.id, services.c.code == ContractItem.code))
         .outerjoin(visits, sa.and_(visits.c.contract_id == held.c.id,
                                    visits.c.disease == ContractItem.follow_up_disease))
@@ -120,9 +118,14 @@ def kept_item_rows(held, *columns) -> sa.Select:
     """``item_rows`` for today, with what was delivered read from the count kept on each item
     (the deliveries of the contract's term, which are today's when nothing is dated after
     today) instead of counted from the deliveries."""
+    return _items_of(held, columns, ContractItem.delivered)
+
+
+def _items_of(held, columns, delivered) -> sa.Select:
+    """The rows of ``item_rows``, with ``delivered`` as what was delivered of each item."""
     return (
         sa.select(held.c.id.label("contract_id"), *columns, ContractItem.code, ContractItem.name, ContractItem.owed,
-                  _owed_by(held.c.passed, held.c.term).label("owed_by"), ContractItem.delivered.label("delivered"))
+                  _owed_by(held.c.passed, held.c.term).label("owed_by"), delivered.label("delivered"))
         .join(ContractItem, ContractItem.contract_id == held.c.id)
     )
 
